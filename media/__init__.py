@@ -1,0 +1,1 @@
+"""Object storage, image checks, EXIF and thumbnails: no HTTP here."""

@@ -1,0 +1,1 @@
+"""Alembic migrations; run with `kancha db upgrade` (or `alembic upgrade head`)."""

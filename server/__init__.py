@@ -1,0 +1,1 @@
+"""The Litestar app: routes, auth, settings and the command line."""

@@ -1,0 +1,68 @@
+"""Builds the Litestar app: one place wiring routes, dependencies, auth and errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+
+from server.auth import BearerTokenMiddleware, provide_user
+from server.db import Database, close_session_after_exception, provide_session, settle_session
+from server.errors import EXCEPTION_HANDLERS
+from server.routes.cases import CaseController
+from server.routes.health import health
+from server.settings import Settings
+from sync.clock import Clock, SystemClock
+
+ROUTES = [health, CaseController]
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    """The API over `settings`; `clock` is the server's time (a fake one in tests)."""
+    clock = clock or SystemClock()
+    database = Database(settings.resolved_database_url, echo=settings.echo_sql)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    config = AppConfig(
+        route_handlers=list(ROUTES),
+        dependencies={
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "clock": Provide(lambda: clock, use_cache=True, sync_to_thread=False),
+            "database": Provide(lambda: database, use_cache=True, sync_to_thread=False),
+            "db_session": Provide(provide_session, sync_to_thread=False),
+            "user": Provide(provide_user, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health"])],
+        before_send=[settle_session],
+        after_exception=[close_session_after_exception],
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        lifespan=[lifespan],
+        # Routes that take more (pushes, media) set their own limit.
+        request_max_body_size=1024 * 1024,
+        openapi_config=OpenAPIConfig(
+            title="kancha",
+            version="1",
+            description="Motor-claim field survey backend: wire contract v1.",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+            security=[{"bearer": []}],
+        ),
+    )
+    app = Litestar.from_config(config)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.clock = clock
+    return app

@@ -1,0 +1,60 @@
+"""Bearer-token authentication and role guards.
+
+No or bad token: 401. A valid token with the wrong role: 403 (route guards). Whether a
+surveyor may touch a particular case is decided in the handler, which knows the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from server.db import Database
+from sync.models import User
+from sync.users import user_for_token
+
+Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise NotAuthorizedException(
+                "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        database: Database = connection.app.state.database
+        async with database.session(write=False) as session:
+            user = await user_for_token(session, token)
+        if user is None:
+            raise NotAuthorizedException(
+                "invalid or revoked token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        return AuthenticationResult(user=user, auth=token)
+
+
+def roles(*allowed: str) -> Guard:
+    """A guard admitting only these roles; `admin` is always admitted."""
+    permitted = {*allowed, "admin"}
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        user: User = connection.user
+        if user.role not in permitted:
+            raise PermissionDeniedException(
+                f"role {user.role!r} may not do this (needs {' or '.join(sorted(permitted))})"
+            )
+
+    return guard
+
+
+def provide_user(request: Request) -> User:
+    """The authenticated user, as a dependency named `user`."""
+    return request.user

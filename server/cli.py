@@ -1,0 +1,124 @@
+"""The `kancha` command: serve, users, migrations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from server.db import Database, migrate_url
+from server.settings import Settings, SettingsError
+from sync.clock import SystemClock
+from sync.users import UserError, create_user, list_users, revoke_user
+
+
+def _prepare(settings: Settings) -> None:
+    """Create the data dir and bring the schema up to date."""
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    migrate_url(settings.resolved_database_url)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    _prepare(settings)
+    print(f"kancha: data in {settings.data_path}", file=sys.stderr)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    print("database is up to date")
+    return 0
+
+
+def _with_session(
+    settings: Settings, work: Callable[..., Awaitable[object]]
+) -> Callable[[], Awaitable[object]]:
+    async def run() -> object:
+        database = Database(settings.resolved_database_url)
+        try:
+            async with database.session() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await database.dispose()
+
+    return run
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    now = SystemClock().now()
+    token = asyncio.run(
+        _with_session(settings, lambda s: create_user(s, args.name, args.role, now))()
+    )
+    print(f"created {args.role} {args.name}; its token is shown once:")
+    print(token)
+    return 0
+
+
+def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    users = asyncio.run(_with_session(settings, list_users)())
+    for user in users:  # type: ignore[attr-defined]
+        state = f"revoked {user.revoked_at:%Y-%m-%d %H:%M}" if user.revoked_at else "active"
+        print(f"{user.name}\t{user.role}\t{state}")
+    return 0
+
+
+def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    now = SystemClock().now()
+    asyncio.run(_with_session(settings, lambda s: revoke_user(s, args.name, now))())
+    print(f"revoked {args.name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kancha", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
+
+    db = sub.add_parser("db", help="database migrations").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply all migrations").set_defaults(func=cmd_db_upgrade)
+
+    user = sub.add_parser("user", help="manage users and tokens").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="create a user; prints its token last")
+    add.add_argument("name")
+    add.add_argument(
+        "--role", required=True, choices=["surveyor", "dispatcher", "reviewer", "admin"]
+    )
+    add.set_defaults(func=cmd_user_add)
+    user.add_parser("list", help="list users").set_defaults(func=cmd_user_list)
+    revoke = user.add_parser("revoke", help="revoke a user's token")
+    revoke.add_argument("name")
+    revoke.set_defaults(func=cmd_user_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.func(settings, args)
+    except (SettingsError, UserError) as exc:
+        print(f"kancha: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

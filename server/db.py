@@ -1,0 +1,156 @@
+"""Database engine, per-request sessions and migrations.
+
+A request's session is committed when its response starts with a status below 400 and
+rolled back otherwise, so nothing is acknowledged before it is durable and handlers
+never call `commit()`. On SQLite, requests that may write open their transaction with
+`BEGIN IMMEDIATE`: writers queue on the lock instead of failing half-way with
+"database is locked" when two of them race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from litestar.di import NamedDependency
+from litestar.types import Message, Scope
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SESSION_SCOPE_KEY = "_kancha_db_session"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, echo=echo, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 60})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide how transactions start (see below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL + synchronous=NORMAL survives any crash of the process (kill -9);
+        # only a power cut could lose the last commits.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("kancha_write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+class Database:
+    """The engine and the two session factories a request may use."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, echo=echo)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        write_engine = self.engine.execution_options(kancha_write=True)
+        self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
+
+    def session(self, *, write: bool = True) -> AsyncSession:
+        return (self.write_sessions if write else self.read_sessions)()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+# -- per-request session: provided as a dependency, settled in before_send ----------------
+
+
+def provide_session(database: NamedDependency[Database], scope: Scope) -> AsyncSession:
+    session = scope.get(SESSION_SCOPE_KEY)  # type: ignore[call-overload]
+    if session is None:
+        session = database.session(write=scope.get("method", "GET") not in READ_METHODS)
+        scope[SESSION_SCOPE_KEY] = session  # type: ignore[literal-required]
+    return session
+
+
+async def settle_session(message: Message, scope: Scope) -> None:
+    """Commit on 1xx-3xx, roll back on errors, before the client hears anything."""
+    session: AsyncSession | None = scope.get(SESSION_SCOPE_KEY)  # type: ignore[call-overload]
+    if session is None:
+        return
+    if message["type"] == "http.response.start":
+        try:
+            if message["status"] < 400:
+                await session.commit()
+            else:
+                await session.rollback()
+        except BaseException:
+            await _close(scope, session)
+            raise
+    if message["type"] == "http.response.start" and scope.get("method") == "HEAD":
+        await _close(scope, session)
+    elif message["type"] == "http.response.body" and not message.get("more_body", False):
+        await _close(scope, session)
+
+
+async def close_session_after_exception(exc: Exception, scope: Scope) -> None:
+    session: AsyncSession | None = scope.get(SESSION_SCOPE_KEY)  # type: ignore[call-overload]
+    if session is not None:
+        await _close(scope, session)
+
+
+async def _close(scope: Scope, session: AsyncSession) -> None:
+    scope.pop(SESSION_SCOPE_KEY, None)  # type: ignore[misc]
+    await session.close()
+
+
+# -- migrations ---------------------------------------------------------------------------
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply migrations over an engine from inside a running event loop."""
+
+    def _upgrade(sync_conn: Any) -> None:
+        cfg = alembic_config(str(engine.url))
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, revision)
+
+    async with engine.connect() as conn:
+        await conn.run_sync(_upgrade)
+        await conn.commit()
+
+
+def migrate_url(url: str, revision: str = "head") -> None:
+    """Apply migrations to the database at `url` (creating a SQLite file if needed)."""
+
+    async def _run() -> None:
+        engine = make_engine(url)
+        try:
+            await migrate(engine, revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_run())

@@ -1,0 +1,74 @@
+"""Error responses: every refusal names what is wrong, and nothing malformed becomes a 5xx."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
+
+from sync.cases import CaseNotFound
+
+logger = logging.getLogger("kancha")
+
+
+class FieldError(HTTPException):
+    """400 naming the offending field (for checks beyond what the wire types can say)."""
+
+    status_code = HTTP_400_BAD_REQUEST
+
+    def __init__(self, field: str, message: str, status_code: int = HTTP_400_BAD_REQUEST):
+        super().__init__(
+            detail=f"{field}: {message}",
+            status_code=status_code,
+            extra=[{"key": field, "message": message}],
+        )
+
+
+def _error(status: int, detail: str, extra: Any = None) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"status_code": status, "detail": detail}
+    if extra:
+        body["extra"] = extra
+    return Response(body, status_code=status, media_type=MediaType.JSON)
+
+
+def validation_error(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
+    """Lead the message with the field, e.g. `location.lat: Expected float <= 90.0`."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    parts = []
+    for item in extra:
+        if isinstance(item, dict) and item.get("key"):
+            parts.append(f"{item['key']}: {item.get('message', 'invalid')}")
+        elif isinstance(item, dict) and item.get("message"):
+            parts.append(str(item["message"]))
+    detail = "; ".join(parts) or exc.detail
+    return _error(HTTP_400_BAD_REQUEST, detail, extra or None)
+
+
+def http_error(_: Request, exc: Exception) -> Response[dict[str, Any]]:
+    """HTTP errors as Litestar shapes them; anything unexpected is logged, then a bare 500."""
+    if isinstance(exc, HTTPException):
+        response = _error(exc.status_code, exc.detail, exc.extra)
+        response.headers.update(exc.headers or {})
+        return response
+    if isinstance(exc, RecursionError):  # msgspec refuses absurdly deep JSON this way
+        return _error(HTTP_400_BAD_REQUEST, "body: nested too deeply")
+    logger.exception("unexpected error", exc_info=exc)
+    return _error(HTTP_500_INTERNAL_SERVER_ERROR, "Internal Server Error")
+
+
+def case_not_found(_: Request, exc: CaseNotFound) -> Response[dict[str, Any]]:
+    return _error(HTTP_404_NOT_FOUND, f"no case with id {exc.args[0]!r}")
+
+
+EXCEPTION_HANDLERS = {
+    Exception: http_error,
+    ValidationException: validation_error,
+    CaseNotFound: case_not_found,
+}

@@ -1,0 +1,84 @@
+"""Settings: one Struct, read once from `KANCHA_*` environment variables and passed down.
+
+Nothing else in kancha reads the environment: tests build a `Settings` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+ENV_PREFIX = "KANCHA_"
+MiB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A `KANCHA_*` variable that cannot be used; the message names it."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # Where the embedded default keeps its SQLite file and media folder.
+    data_dir: str = "kancha-data"
+    # SQLAlchemy async URL; empty means the SQLite file under data_dir.
+    database_url: str = ""
+    # file:///path or s3://bucket/prefix; empty means data_dir/media.
+    media_url: str = ""
+    # Overrides of the service-time limits, in seconds, e.g. {"arrival.city": 1800}.
+    limits: dict[str, int] = {}
+    # Push batches beyond these are refused whole (413).
+    max_batch_packets: int = 500
+    max_batch_bytes: int = 5 * MiB
+    # Largest media object accepted (413 above).
+    max_media_bytes: int = 50 * MiB
+    # Lifetime of presigned media URLs on S3.
+    signed_url_seconds: int = 300
+    # Log SQL statements (debugging only).
+    echo_sql: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `KANCHA_<FIELD>` variables; JSON for dict fields."""
+        env = os.environ if env is None else env
+        raw: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            name = ENV_PREFIX + field.name.upper()
+            if name not in env or env[name] == "":
+                continue
+            value: object = env[name]
+            if field.type == dict[str, int]:
+                try:
+                    value = msgspec.json.decode(env[name])
+                except msgspec.DecodeError as exc:
+                    raise SettingsError(f"{name}: not valid JSON ({exc})") from None
+            raw[field.name] = value
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(f"{_env_name(str(exc))}: {exc}") from None
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_path / 'kancha.db'}"
+
+    @property
+    def resolved_media_url(self) -> str:
+        if self.media_url:
+            return self.media_url
+        return (self.data_path / "media").as_uri()
+
+
+def _env_name(message: str) -> str:
+    """Turn msgspec's '... - at `$.max_batch_packets`' into the variable's name."""
+    if "`$." in message:
+        field = message.rsplit("`$.", 1)[1].split("`", 1)[0].split(".", 1)[0]
+        return ENV_PREFIX + field.upper()
+    return "KANCHA_*"

@@ -1,0 +1,45 @@
+"""Wire-level value types shared by the routes: one definition of what a field may hold.
+
+Strings refuse NUL (PostgreSQL cannot store it, and no tablet means one), so a bad value is
+a 400 naming the field on every backend instead of a database error on one of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+NO_NUL = r"^[^\x00]*$"
+
+Lat = Annotated[float, msgspec.Meta(ge=-90, le=90, description="degrees, WGS-84")]
+Lon = Annotated[float, msgspec.Meta(ge=-180, le=180, description="degrees, WGS-84")]
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
+
+
+def _text(min_length: int, max_length: int) -> msgspec.Meta:
+    return msgspec.Meta(min_length=min_length, max_length=max_length, pattern=NO_NUL)
+
+
+CaseNo = Annotated[str, _text(1, 64)]
+Address = Annotated[str, _text(0, 500)]
+Plate = Annotated[str, _text(0, 32)]
+UserName = Annotated[str, _text(1, 100)]
+Reason = Annotated[str, _text(0, 2000)]
+
+
+Identifier = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="letters, digits and . _ : - (a UUID fits)",
+    ),
+]
+
+
+class Location(msgspec.Struct):
+    lat: Lat
+    lon: Lon

@@ -1,0 +1,1 @@
+"""Case lifecycle, packet sync, ordering, clock correction and timings: no HTTP here."""

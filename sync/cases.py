@@ -1,0 +1,129 @@
+"""Opening cases and dispatching surveyors: the start of every timing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from sync.models import Case, Dispatch, User
+from sync.users import active_user_by_name
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+class DispatchError(ValueError):
+    """A dispatch that cannot be made; `field` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _with_history():
+    return (
+        selectinload(Case.dispatches).selectinload(Dispatch.surveyor),
+        selectinload(Case.surveyor),
+    )
+
+
+async def load_case(session: AsyncSession, case_id: str) -> Case:
+    case = await session.scalar(select(Case).where(Case.id == case_id).options(*_with_history()))
+    if case is None:
+        raise CaseNotFound(case_id)
+    return case
+
+
+async def _case_by_no(session: AsyncSession, case_no: str) -> Case | None:
+    return await session.scalar(
+        select(Case).where(Case.case_no == case_no).options(*_with_history())
+    )
+
+
+async def open_case(
+    session: AsyncSession,
+    *,
+    case_no: str,
+    reported_at: datetime,
+    lat: float,
+    lon: float,
+    address: str,
+    zone: str,
+    plate: str | None,
+    simple_procedure: bool,
+    created_by: User,
+    now: datetime,
+) -> tuple[Case, bool]:
+    """Open a case, or return the one already opened under `case_no` (created=False).
+
+    The unique `case_no` decides races: the loser's insert fails inside a savepoint and
+    it returns the winner's row, so a double-submitted report never makes a copy.
+    """
+    existing = await _case_by_no(session, case_no)
+    if existing is not None:
+        return existing, False
+    case = Case(
+        case_no=case_no,
+        reported_at=reported_at.astimezone(UTC),
+        lat=lat,
+        lon=lon,
+        address=address,
+        zone=zone,
+        plate=plate,
+        simple_procedure=simple_procedure,
+        status="reported",
+        created_by=created_by.id,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(case)
+    except IntegrityError:
+        existing = await _case_by_no(session, case_no)
+        if existing is None:
+            raise
+        return existing, False
+    return await load_case(session, case.id), True
+
+
+async def dispatch_case(
+    session: AsyncSession,
+    case_id: str,
+    *,
+    surveyor_name: str,
+    dispatched_by: User,
+    now: datetime,
+) -> Case:
+    """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
+
+    Dispatching again to the surveyor who already holds the case records nothing new:
+    a repeated click must not restart that surveyor's timings.
+    """
+    case = await load_case(session, case_id)
+    if case.status == "closed":
+        raise DispatchError("case", "the case is closed")
+    surveyor = await active_user_by_name(session, surveyor_name)
+    if surveyor is None or surveyor.role != "surveyor":
+        raise DispatchError("surveyor", f"no active surveyor named {surveyor_name!r}")
+    if case.surveyor_id == surveyor.id:
+        return case
+    session.add(
+        Dispatch(
+            case_id=case.id,
+            surveyor_id=surveyor.id,
+            dispatched_by=dispatched_by.id,
+            dispatched_at=now,
+        )
+    )
+    case.surveyor_id = surveyor.id
+    case.status = "dispatched"
+    case.updated_at = now
+    await session.flush()
+    session.expire(case)
+    return await load_case(session, case_id)

@@ -1,0 +1,63 @@
+"""Users and their API tokens: created from the command line, shown once, stored hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sync.models import ROLES, User
+
+
+class UserError(ValueError):
+    """A user command that cannot be carried out; the message says why."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_user(session: AsyncSession, name: str, role: str, now: datetime) -> str:
+    """Create a user and return its new token (the only time it exists in clear)."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise UserError("name must be 1 to 100 characters")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if await session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise UserError(f"a user named {name!r} already exists")
+    token = "kt_" + secrets.token_urlsafe(32)
+    session.add(User(name=name, role=role, token_hash=hash_token(token), created_at=now))
+    await session.flush()
+    return token
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    return list(await session.scalars(select(User).order_by(User.name)))
+
+
+async def revoke_user(session: AsyncSession, name: str, now: datetime) -> None:
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user named {name!r}")
+    if user.revoked_at is None:
+        user.revoked_at = now
+        await session.flush()
+
+
+async def user_for_token(session: AsyncSession, token: str) -> User | None:
+    """The active user holding this token, or None."""
+    user = await session.scalar(select(User).where(User.token_hash == hash_token(token)))
+    if user is None or user.revoked_at is not None:
+        return None
+    return user
+
+
+async def active_user_by_name(session: AsyncSession, name: str) -> User | None:
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None or user.revoked_at is not None:
+        return None
+    return user

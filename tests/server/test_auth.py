@@ -1,0 +1,68 @@
+"""Bearer tokens and roles: 401 without a valid token, 403 for the wrong role or case."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.users import revoke_user
+from tests.factories import case_body, dispatched_case
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "Bearer kt_not-a-real-token"},
+    ],
+    ids=["none", "empty", "basic", "unknown"],
+)
+async def test_missing_or_bad_token_is_401(client, tokens, headers):
+    response = await client.post("/v1/cases", json=case_body(), headers=headers)
+    assert response.status_code == 401
+    assert "bearer" in response.headers["www-authenticate"].lower()
+
+
+async def test_revoked_token_is_401(client, tokens, db, clock):
+    assert (await client.get("/v1/cases/none", headers=tokens["disp"])).status_code == 404
+    async with db.session() as session:
+        await revoke_user(session, "disp", clock.now())
+        await session.commit()
+    assert (await client.get("/v1/cases/none", headers=tokens["disp"])).status_code == 401
+
+
+@pytest.mark.parametrize("who", ["sv1", "rev"])
+async def test_only_dispatchers_and_admins_open_cases(client, tokens, who):
+    response = await client.post("/v1/cases", json=case_body(), headers=tokens[who])
+    assert response.status_code == 403
+    assert "dispatcher" in response.json()["detail"]
+
+
+async def test_admin_may_open_and_dispatch(client, tokens):
+    body = case_body()
+    created = await client.post("/v1/cases", json=body, headers=tokens["admin"])
+    assert created.status_code == 201
+    dispatched = await client.post(
+        f"/v1/cases/{created.json()['id']}/dispatch",
+        json={"surveyor": "sv1"},
+        headers=tokens["admin"],
+    )
+    assert dispatched.status_code == 200
+
+
+async def test_surveyor_cannot_dispatch(client, tokens):
+    case = await dispatched_case(client, tokens)
+    response = await client.post(
+        f"/v1/cases/{case['id']}/dispatch", json={"surveyor": "sv1"}, headers=tokens["sv1"]
+    )
+    assert response.status_code == 403
+
+
+async def test_surveyor_sees_only_own_case(client, tokens):
+    case = await dispatched_case(client, tokens, surveyor="sv1")
+    url = f"/v1/cases/{case['id']}"
+    assert (await client.get(url, headers=tokens["sv1"])).status_code == 200
+    assert (await client.get(url, headers=tokens["sv2"])).status_code == 403
+    assert (await client.get(url, headers=tokens["rev"])).status_code == 200
+    assert (await client.get(url, headers=tokens["disp"])).status_code == 200
