@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 from typing import Literal
+from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, post

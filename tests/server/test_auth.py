@@ -25,11 +25,12 @@ async def test_missing_or_bad_token_is_401(client, tokens, headers):
 
 
 async def test_revoked_token_is_401(client, tokens, db, clock):
-    assert (await client.get("/v1/cases/none", headers=tokens["disp"])).status_code == 404
+    url = "/v1/cases/00000000-0000-4000-8000-000000000000"  # no such case
+    assert (await client.get(url, headers=tokens["disp"])).status_code == 404
     async with db.session() as session:
         await revoke_user(session, "disp", clock.now())
         await session.commit()
-    assert (await client.get("/v1/cases/none", headers=tokens["disp"])).status_code == 401
+    assert (await client.get(url, headers=tokens["disp"])).status_code == 401
 
 
 @pytest.mark.parametrize("who", ["sv1", "rev"])
