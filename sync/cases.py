@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from sync.changes import cases_changed
 from sync.models import Case, Dispatch, User
 from sync.users import active_user_by_name
 
@@ -125,5 +126,6 @@ async def dispatch_case(
     case.status = "dispatched"
     case.updated_at = now
     await session.flush()
+    await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

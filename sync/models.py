@@ -1,4 +1,4 @@
-"""Tables of the case lifecycle: users, cases, dispatches (and, later, devices and packets).
+"""Tables of the case lifecycle: users, cases, dispatches, devices and the packet log.
 
 Users live here rather than in `server/` because dispatch and packet ownership refer to
 them and `sync/` must not import the HTTP layer. All times are stored in UTC.
@@ -10,16 +10,19 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -97,6 +100,8 @@ class Case(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Position in the change feed (see sync/changes.py): what a pull cursor compares.
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
 
     surveyor: Mapped[User | None] = relationship(foreign_keys=[surveyor_id], lazy="raise")
     dispatches: Mapped[list[Dispatch]] = relationship(
@@ -118,3 +123,116 @@ class Dispatch(Base):
 
     case: Mapped[Case] = relationship(back_populates="dispatches", lazy="raise")
     surveyor: Mapped[User] = relationship(foreign_keys=[surveyor_id], lazy="raise")
+
+
+class Device(Base):
+    """A tablet: owned by the surveyor who first pushed from it; its settled position."""
+
+    __tablename__ = "devices"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    surveyor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_push_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Every seq up to here is settled (stored or rejected); max_seq is the highest seen.
+    acked_through: Mapped[int] = mapped_column(BigInteger, default=0)
+    max_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The latest estimate of server clock minus tablet clock.
+    clock_offset_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ClockSample(Base):
+    """One push's view of a tablet's clock: the history behind each correction."""
+
+    __tablename__ = "clock_samples"
+    __table_args__ = (Index("ix_clock_samples_device_id_id", "device_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    offset_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Packet(Base):
+    """The append-only packet log: every settled packet, verbatim, accepted or rejected.
+
+    Nothing updates or deletes a row (triggers refuse it); what is derived from a packet
+    later (timings, flags) is computed from these rows, never written back into them.
+    """
+
+    __tablename__ = "packets"
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq", name="uq_packets_device_id_seq"),
+        Index("ix_packets_case_id_status", "case_id", "status"),
+    )
+
+    packet_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    # Not a foreign key: a packet for an unknown case is kept, rejected, all the same.
+    case_id: Mapped[str] = mapped_column(String(64))
+    surveyor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # accepted | rejected
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # SHA-256 of the packet's canonical form: what decides duplicate against conflict.
+    digest: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # the packet exactly as received
+    body_format: Mapped[str] = mapped_column(String(8))  # json | msgpack
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # occurred_at as the tablet's clock said, and corrected by the push's clock offset.
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    clock_offset_ms: Mapped[int] = mapped_column(BigInteger)
+    corrected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    accuracy_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fix_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class PacketMedia(Base):
+    """A media object a packet references: how photos find their case, in either order."""
+
+    __tablename__ = "packet_media"
+
+    packet_id: Mapped[str] = mapped_column(ForeignKey("packets.packet_id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class PacketConflict(Base):
+    """A re-send under a settled packet_id or seq with other content: kept for the desk,
+    while the packet stored first stays as it was."""
+
+    __tablename__ = "packet_conflicts"
+    __table_args__ = (Index("ix_packet_conflicts_device_id", "device_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    packet_id: Mapped[str] = mapped_column(String(64))
+    device_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body_format: Mapped[str] = mapped_column(String(8))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Counter(Base):
+    """Named counters; `changes` numbers the change feed (one row, locked while bumped)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ServerSecret(Base):
+    """Secrets the server makes for itself on first need (e.g. the key that signs cursors)."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

@@ -1,0 +1,23 @@
+"""media store
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01 18:05:00
+
+Tables of media (issue 5).
+"""
+
+from __future__ import annotations
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,47 @@
+"""The change feed: every write that changes a case moves it to the feed's head.
+
+A pull cursor is a position in this feed. Positions come from one counter row that is
+bumped as the last statement of a writing transaction and stays locked until commit, so
+positions become visible in the order they were handed out: a reader that sees position
+N committed can never later find a smaller one appear (the trap of plain sequences, whose
+numbers are handed out before commit and become visible out of order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sync.models import Case, Counter
+
+FEED = "changes"
+
+
+async def cases_changed(session: AsyncSession, case_ids: Collection[str], now: datetime) -> int:
+    """Move these cases to the head of the feed; call last in the transaction.
+
+    Returns the new head position (0 and no write when there is nothing to move).
+    """
+    if not case_ids:
+        return 0
+    position = await session.scalar(
+        update(Counter)
+        .where(Counter.name == FEED)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+    )
+    await session.execute(
+        update(Case)
+        .where(Case.id.in_(list(case_ids)))
+        .values(change_seq=position, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(position)
+
+
+async def feed_head(session: AsyncSession) -> int:
+    """The highest committed feed position this transaction can see."""
+    return int(await session.scalar(select(Counter.value).where(Counter.name == FEED)) or 0)
