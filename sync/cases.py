@@ -78,6 +78,7 @@ async def open_case(
         plate=plate,
         simple_procedure=simple_procedure,
         status="reported",
+        change_seq=0,
         created_by=created_by.id,
         created_at=now,
         updated_at=now,

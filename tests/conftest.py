@@ -83,11 +83,13 @@ def pg_url() -> str:
 
 
 async def _truncate(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    # The counters table keeps its rows (seeded by the migrations); only their values reset.
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "counters")
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            await conn.execute(text("UPDATE counters SET value = 0"))
     finally:
         await engine.dispose()
 
