@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import roles
 from server.errors import FieldError
-from server.wire import Address, AwareTime, CaseNo, Location, Plate, UserName
 from sync.cases import DispatchError, dispatch_case, load_case, open_case
 from sync.clock import Clock
 from sync.models import Case, User
+from sync.values import Address, AwareTime, CaseNo, Location, Plate, UserName
 
 Zone = Literal["city", "suburban", "out_of_town"]
 

@@ -1,4 +1,4 @@
-"""Wire-level value types shared by the routes: one definition of what a field may hold.
+"""Value types shared by the wire and the sync layer: one definition of what a field may hold.
 
 Strings refuse NUL (PostgreSQL cannot store it, and no tablet means one), so a bad value is
 a 400 naming the field on every backend instead of a database error on one of them.

@@ -1,0 +1,135 @@
+"""What a packet is: its wire form, its checks, and the canonical digest that dedupes it.
+
+The packet Struct lives here rather than beside the push route because the sync layer
+itself must read it back: stored packets are kept verbatim and decoded again by the
+timings and media code, which know nothing of HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from sync.values import AwareTime, Identifier, Lat, Lon
+
+KINDS = (
+    "accepted",
+    "contacted",
+    "departed",
+    "position",
+    "arrived",
+    "photo",
+    "document",
+    "survey_completed",
+    "estimate_submitted",
+    "note",
+)
+Kind = Literal[
+    "accepted",
+    "contacted",
+    "departed",
+    "position",
+    "arrived",
+    "photo",
+    "document",
+    "survey_completed",
+    "estimate_submitted",
+    "note",
+]
+CATEGORIES = (
+    "scene",
+    "damage",
+    "vin",
+    "plate",
+    "driving_licence",
+    "vehicle_licence",
+    "claim_form",
+    "bank_details",
+    "simple_procedure_form",
+    "agreement",
+    "compulsory_policy",
+    "police_report",
+    "invoice",
+    "other",
+)
+Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="SHA-256, hex")]
+
+
+class Gps(msgspec.Struct, forbid_unknown_fields=False):
+    lat: Lat
+    lon: Lon
+    accuracy_m: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    fix_time: AwareTime | None = None
+
+
+class Packet(msgspec.Struct, kw_only=True):
+    packet_id: Identifier
+    seq: Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+    case_id: Identifier
+    kind: Kind
+    occurred_at: AwareTime
+    gps: Gps | None = None
+    data: dict[str, Any] = {}
+    media: Annotated[list[Sha256], msgspec.Meta(max_length=200)] = []
+
+
+class PacketError(ValueError):
+    """A packet whose content does not fit its kind; `field` is relative to the packet."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_data(packet: Packet) -> None:
+    """What `data` must carry for the packet's kind (the wire types cannot say it)."""
+    data = packet.data
+    if packet.kind in ("photo", "document"):
+        category = data.get("category")
+        if category not in CATEGORIES:
+            raise PacketError("data.category", f"must be one of {', '.join(CATEGORIES)}")
+    elif packet.kind == "estimate_submitted":
+        amount = data.get("amount")
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
+            raise PacketError("data.amount", "must be a number of yuan, 0 or more")
+        if not isinstance(data.get("items", []), list):
+            raise PacketError("data.items", "must be a list")
+    if _has_nul(data):
+        raise PacketError("data", "text may not hold a NUL character")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+_canonical = msgspec.json.Encoder(order="sorted")
+
+
+def digest(packet: Packet) -> str:
+    """SHA-256 of the packet's canonical form: the same content digests the same whether
+    it came as JSON or MessagePack, with keys in any order and times in any offset."""
+    plain = msgspec.to_builtins(packet)
+    plain["occurred_at"] = _utc(packet.occurred_at)
+    if packet.gps is not None and packet.gps.fix_time is not None:
+        plain["gps"]["fix_time"] = _utc(packet.gps.fix_time)
+    return hashlib.sha256(_canonical.encode(plain)).hexdigest()
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat()
+
+
+def decode_stored(body: bytes, body_format: str) -> Packet:
+    """A stored packet's body, verbatim as received, decoded again."""
+    if body_format == "msgpack":
+        return msgspec.msgpack.decode(body, type=Packet)
+    return msgspec.json.decode(body, type=Packet)
