@@ -26,7 +26,7 @@ class DispatchError(ValueError):
         self.field = field
 
 
-def _with_history():
+def case_history_options():
     return (
         selectinload(Case.dispatches).selectinload(Dispatch.surveyor),
         selectinload(Case.surveyor),
@@ -34,7 +34,9 @@ def _with_history():
 
 
 async def load_case(session: AsyncSession, case_id: str) -> Case:
-    case = await session.scalar(select(Case).where(Case.id == case_id).options(*_with_history()))
+    case = await session.scalar(
+        select(Case).where(Case.id == case_id).options(*case_history_options())
+    )
     if case is None:
         raise CaseNotFound(case_id)
     return case
@@ -42,7 +44,7 @@ async def load_case(session: AsyncSession, case_id: str) -> Case:
 
 async def _case_by_no(session: AsyncSession, case_no: str) -> Case | None:
     return await session.scalar(
-        select(Case).where(Case.case_no == case_no).options(*_with_history())
+        select(Case).where(Case.case_no == case_no).options(*case_history_options())
     )
 
 

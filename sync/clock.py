@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -33,3 +34,77 @@ class FakeClock:
     def advance(self, **delta: float) -> datetime:
         self._now += timedelta(**delta)
         return self._now
+
+
+# -- tablet clocks --------------------------------------------------------------------------
+
+# How many recent pushes, and how far back, the offset estimate looks at.
+OFFSET_WINDOW_SAMPLES = 8
+OFFSET_WINDOW = timedelta(hours=6)
+
+
+def offset_sample_ms(sent_at: datetime, received_at: datetime) -> int:
+    """One push's reading: server receipt time minus the tablet's `sent_at`."""
+    return round((received_at - sent_at).total_seconds() * 1000)
+
+
+def estimate_offset_ms(recent: list[tuple[datetime, int]], received_at: datetime) -> int:
+    """Server clock minus tablet clock, from a device's recent (received_at, sample) pairs.
+
+    Each sample is the true offset plus the time the push spent in transit, which is never
+    negative, so the smallest recent sample is the best estimate (the push that travelled
+    fastest). Looking only at a recent window lets the estimate follow a tablet whose clock
+    was reset, once the old readings age out; a clock set forward shows at once.
+    """
+    window = [s for at, s in recent if received_at - at <= OFFSET_WINDOW][-OFFSET_WINDOW_SAMPLES:]
+    if not window:
+        raise ValueError("no clock samples")
+    return min(window)
+
+
+class ScaledClock:
+    """A clock that runs `speed` times faster than real time, for compressed simulated days.
+
+    It reads `start` at the real instant `anchor` (default: when it is built) and then moves
+    by real elapsed time × speed, measured on the monotonic clock so that a wall-clock step
+    (NTP) never makes it jump. Two processes given the same start, speed and anchor agree to
+    within the precision of one wall-clock read each.
+    """
+
+    def __init__(self, start: datetime, speed: float = 1.0, anchor: datetime | None = None):
+        if start.tzinfo is None or (anchor is not None and anchor.tzinfo is None):
+            raise ValueError("start and anchor must be timezone-aware")
+        if not 0 < speed <= 1_000_000:
+            raise ValueError("speed must be above 0 and at most 1,000,000")
+        self.start = start.astimezone(UTC)
+        self.speed = speed
+        wall = datetime.now(UTC)  # read once: the offset from the anchor; monotonic after
+        self.anchor = anchor.astimezone(UTC) if anchor is not None else wall
+        self._base_mono = time.monotonic()
+        self._base_elapsed = (wall - self.anchor).total_seconds()
+
+    def now(self) -> datetime:
+        elapsed = self._base_elapsed + (time.monotonic() - self._base_mono)
+        return self.start + timedelta(seconds=elapsed * self.speed)
+
+
+def make_clock(speed: float = 1.0, start: str = "", anchor: str = "") -> Clock:
+    """The server's clock from its settings: the system clock unless a start or a speed
+    other than 1 is given. Times are RFC 3339 with offset; a bad one raises ValueError."""
+    if not 0 < speed <= 1_000_000:
+        raise ValueError(f"clock_speed: must be above 0 and at most 1,000,000 ({speed})")
+    if speed == 1.0 and not start:
+        return SystemClock()
+    start_at = _parse_instant("clock_start", start) if start else datetime.now(UTC)
+    anchor_at = _parse_instant("clock_anchor", anchor) if anchor else None
+    return ScaledClock(start_at, speed, anchor_at)
+
+
+def _parse_instant(name: str, text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name}: not an RFC 3339 time ({text!r})") from None
+    if when.tzinfo is None:
+        raise ValueError(f"{name}: needs an offset, e.g. +08:00 ({text!r})")
+    return when

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from litestar.testing import AsyncTestClient
 
 from server.db import Database
@@ -76,3 +78,51 @@ async def dispatched_case(
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+# -- packets -------------------------------------------------------------------------------
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def packet(case_id: str, seq: int, kind: str = "note", **overrides: Any) -> dict[str, Any]:
+    """A packet as a tablet sends it; photos and documents get a category by default."""
+    body: dict[str, Any] = {
+        "packet_id": new_id(),
+        "seq": seq,
+        "case_id": case_id,
+        "kind": kind,
+        "occurred_at": "2026-01-05T16:05:00+08:00",
+        "data": {},
+    }
+    if kind in ("photo", "document"):
+        body["data"] = {"category": "scene"}
+    if kind == "estimate_submitted":
+        body["data"] = {"amount": 1500, "items": [{"name": "bumper", "yuan": 1500}]}
+    if kind == "arrived":
+        body["gps"] = {"lat": 31.2305, "lon": 121.4738, "accuracy_m": 8}
+    body.update(overrides)
+    return body
+
+
+def push_body(
+    device_id: str, packets: list[dict[str, Any]], sent_at: str = "2026-01-05T16:00:00+08:00"
+) -> dict[str, Any]:
+    return {"device_id": device_id, "sent_at": sent_at, "packets": packets}
+
+
+async def push(
+    client: AsyncTestClient,
+    headers: dict[str, str],
+    body: dict[str, Any],
+    *,
+    msgpack: bool = False,
+):
+    if msgpack:
+        headers = {**headers, "Content-Type": "application/msgpack"}
+        return await client.post(
+            "/v1/sync/push", content=msgspec.msgpack.encode(body), headers=headers
+        )
+    return await client.post("/v1/sync/push", json=body, headers=headers)

@@ -1,0 +1,216 @@
+"""Sync (surveyor tablet): push queued packets, pull cases.
+
+The push body is decoded here rather than by Litestar so that each packet's exact bytes
+are kept (`msgspec.Raw`) and JSON and MessagePack share one handler; its schema is still
+published through a documentation-only dependency (see `_documents_push_body`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException
+from litestar.params import QueryParameter
+from litestar.status_codes import HTTP_409_CONFLICT, HTTP_413_REQUEST_ENTITY_TOO_LARGE
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import roles
+from server.errors import FieldError
+from server.routes.cases import CaseView, case_view
+from server.settings import Settings
+from sync.changes import cases_changed
+from sync.clock import Clock
+from sync.cursors import BadCursor
+from sync.models import User
+from sync.packets import Packet, PacketError, check_data, digest
+from sync.pull import pull_cases
+from sync.push import DeviceTaken, Incoming, ingest_push
+from sync.values import AwareTime, Identifier
+
+MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
+
+
+class PushRequest(msgspec.Struct):
+    """What a tablet sends (JSON, or the same as MessagePack)."""
+
+    device_id: Identifier
+    sent_at: AwareTime
+    packets: list[Packet]
+
+
+class _Envelope(msgspec.Struct):
+    device_id: Identifier
+    sent_at: AwareTime
+    packets: list[msgspec.Raw]
+
+
+class PacketResult(msgspec.Struct, omit_defaults=True):
+    packet_id: str
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: str | None = None
+
+
+class PushResponse(msgspec.Struct):
+    results: list[PacketResult]
+    acked_through: int
+    missing: list[int]
+    clock_offset_ms: int
+    media_wanted: list[str]
+
+
+class PullCase(CaseView, kw_only=True):
+    # False when the case was re-dispatched to someone else: the tablet should drop it.
+    assigned_to_you: bool
+
+
+class PullResponse(msgspec.Struct):
+    cursor: str
+    cases: list[PullCase]
+
+
+def _documents_push_body(data: PushRequest) -> None:
+    """Never called: gives the OpenAPI document the push body's schema."""
+
+
+_AT = re.compile(r" - at `\$(.*)`$")
+
+
+def _field_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str) -> FieldError:
+    """msgspec's 'Expected int >= 1 - at `$.seq`' as `packets[3].seq: Expected int >= 1`."""
+    message = str(exc)
+    match = _AT.search(message)
+    path = match.group(1) if match else ""
+    message = _AT.sub("", message)
+    name = (prefix + path).lstrip(".") or "body"
+    name = re.sub(r"^\.", "", name)
+    return FieldError(name, message)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(
+                status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                detail=f"body: a push may carry at most {limit} bytes",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_push(
+    body: bytes, content_type: str, max_packets: int
+) -> tuple[_Envelope, list[Incoming]]:
+    """Decode and check a whole push, or raise a 400/413 naming what is wrong."""
+    is_msgpack = content_type.split(";")[0].strip().lower() in MSGPACK_TYPES
+    fmt = "msgpack" if is_msgpack else "json"
+    decode = msgspec.msgpack.decode if is_msgpack else msgspec.json.decode
+    try:
+        envelope = decode(body, type=_Envelope)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise _field_error(exc, "") from None
+    if len(envelope.packets) > max_packets:
+        raise HTTPException(
+            status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            detail=f"packets: a push may carry at most {max_packets} packets",
+        )
+    incoming = []
+    for i, raw in enumerate(envelope.packets):
+        try:
+            packet = decode(raw, type=Packet)
+            check_data(packet)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise _field_error(exc, f"packets[{i}]") from None
+        except PacketError as exc:
+            raise FieldError(f"packets[{i}].{exc.field}", str(exc)) from None
+        incoming.append(Incoming(packet, bytes(raw), fmt, digest(packet)))
+    return envelope, incoming
+
+
+class SyncController(Controller):
+    path = "/v1/sync"
+    tags = ["sync"]
+
+    @post(
+        "/push",
+        guards=[roles("surveyor")],
+        status_code=200,
+        summary="Push queued packets (JSON or application/msgpack)",
+        description=(
+            "One result per packet, in order. The response is sent only once what it "
+            "reports is committed. A device_id belongs to the surveyor who first pushed "
+            "from it: another surveyor gets 409 and nothing is stored."
+        ),
+        request_max_body_size=None,  # enforced against the settings while streaming
+        dependencies={"_push_body": Provide(_documents_push_body, sync_to_thread=False)},
+        raises=[FieldError],
+    )
+    async def push(
+        self,
+        request: Request,
+        db_session: NamedDependency[AsyncSession],
+        user: NamedDependency[User],
+        clock: NamedDependency[Clock],
+        settings: NamedDependency[Settings],
+    ) -> PushResponse:
+        body = await _read_body(request, settings.max_batch_bytes)
+        envelope, incoming = decode_push(
+            body, request.headers.get("content-type", ""), settings.max_batch_packets
+        )
+        now = clock.now()
+        try:
+            outcome = await ingest_push(
+                db_session,
+                surveyor=user,
+                device_id=envelope.device_id,
+                sent_at=envelope.sent_at,
+                packets=incoming,
+                now=now,
+            )
+        except DeviceTaken:
+            raise FieldError(
+                "device_id", "this device belongs to another surveyor", HTTP_409_CONFLICT
+            ) from None
+        await cases_changed(db_session, outcome.changed_case_ids, now)
+        return PushResponse(
+            results=[PacketResult(r.packet_id, r.status, r.reason) for r in outcome.results],  # type: ignore[arg-type]
+            acked_through=outcome.acked_through,
+            missing=outcome.missing,
+            clock_offset_ms=outcome.clock_offset_ms,
+            media_wanted=outcome.media_wanted,
+        )
+
+    @get(
+        "/pull",
+        guards=[roles("surveyor")],
+        summary="Cases dispatched to me, taken away from me, or changed since the cursor",
+    )
+    async def pull(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        user: NamedDependency[User],
+        cursor: Annotated[
+            str | None,
+            QueryParameter(name="cursor", max_length=200, description="opaque, from a pull"),
+        ] = None,
+    ) -> PullResponse:
+        try:
+            next_cursor, cases = await pull_cases(db_session, user, cursor)
+        except BadCursor as exc:
+            raise FieldError("cursor", str(exc).removeprefix("cursor: ")) from None
+        return PullResponse(
+            cursor=next_cursor,
+            cases=[
+                PullCase(
+                    **msgspec.structs.asdict(case_view(case)),
+                    assigned_to_you=case.surveyor_id == user.id,
+                )
+                for case in cases
+            ],
+        )

@@ -1,0 +1,33 @@
+"""What a tablet pulls: its cases, those taken away from it, and what changed since."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sync.cases import case_history_options
+from sync.changes import feed_head
+from sync.cursors import cursor_key, make_cursor, read_cursor
+from sync.models import Case, Dispatch, User
+
+
+async def pull_cases(
+    session: AsyncSession, surveyor: User, cursor: str | None
+) -> tuple[str, list[Case]]:
+    """(next cursor, cases) for a surveyor. Raises BadCursor for a cursor we did not make.
+
+    The feed head is read before the cases: anything committed after that read carries a
+    later position, so the next pull from the returned cursor picks it up (a change may be
+    sent twice, never missed).
+    """
+    key = await cursor_key(session)
+    since = read_cursor(key, surveyor.id, cursor) if cursor else None
+    head = await feed_head(session)
+    query = select(Case).options(*case_history_options()).order_by(Case.change_seq, Case.id)
+    if since is None:
+        query = query.where(Case.surveyor_id == surveyor.id, Case.status != "closed")
+    else:
+        ever_mine = select(Dispatch.case_id).where(Dispatch.surveyor_id == surveyor.id)
+        query = query.where(Case.change_seq > since, Case.id.in_(ever_mine))
+    cases = list(await session.scalars(query))
+    return make_cursor(key, surveyor.id, head), cases

@@ -1,0 +1,305 @@
+"""Ingest of a tablet's push: every packet settled exactly once, whatever is re-sent or raced.
+
+A push runs in one transaction that starts by locking the device's row, so two flushes of
+the same queue (a retry racing the original, two app processes) run one after the other:
+the second finds what the first stored and reports it as duplicates. Uniqueness of
+`packet_id` and of (`device_id`, `seq`) is also enforced by the database, and inserts skip
+rather than fail on a row another transaction got in first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from media.models import MediaObject
+from sync.clock import estimate_offset_ms, offset_sample_ms
+from sync.models import (
+    Case,
+    ClockSample,
+    Device,
+    Dispatch,
+    Packet,
+    PacketConflict,
+    PacketMedia,
+    User,
+)
+from sync.packets import Packet as WirePacket
+from sync.settlement import settled_position
+
+CONFLICT = "conflict"
+UNKNOWN_CASE = "unknown case"
+NOT_YOURS = "case not dispatched to this surveyor"
+
+
+class DeviceTaken(Exception):
+    """The device_id belongs to another surveyor: the whole push is refused (409)."""
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A decoded packet with the exact bytes it arrived as and its canonical digest."""
+
+    packet: WirePacket
+    body: bytes
+    body_format: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Result:
+    packet_id: str
+    status: str  # accepted | duplicate | rejected
+    reason: str | None = None
+
+
+@dataclass
+class Outcome:
+    results: list[Result]
+    acked_through: int
+    missing: list[int]
+    clock_offset_ms: int
+    media_wanted: list[str]
+    # Cases whose accepted events changed: their timings and pull state must follow.
+    changed_case_ids: set[str] = field(default_factory=set)
+
+
+def _insert(session: AsyncSession, model: type):
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+async def _lock_device(
+    session: AsyncSession, device_id: str, surveyor: User, now: datetime
+) -> Device:
+    await session.execute(
+        _insert(session, Device)
+        .values(
+            device_id=device_id,
+            surveyor_id=surveyor.id,
+            first_seen_at=now,
+            last_push_at=now,
+            acked_through=0,
+            max_seq=0,
+            clock_offset_ms=0,
+        )
+        .on_conflict_do_nothing(index_elements=["device_id"])
+    )
+    device = await session.scalar(
+        select(Device)
+        .where(Device.device_id == device_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert device is not None
+    if device.surveyor_id != surveyor.id:
+        raise DeviceTaken(device_id)
+    return device
+
+
+async def _clock_offset(
+    session: AsyncSession, device: Device, sent_at: datetime, now: datetime
+) -> int:
+    sample = offset_sample_ms(sent_at, now)
+    rows = await session.execute(
+        select(ClockSample.received_at, ClockSample.offset_ms)
+        .where(ClockSample.device_id == device.device_id)
+        .where(ClockSample.received_at >= now - timedelta(hours=6))
+        .order_by(ClockSample.id.desc())
+        .limit(16)
+    )
+    recent = [(at, ms) for at, ms in reversed(rows.all())]
+    recent.append((now, sample))
+    session.add(
+        ClockSample(device_id=device.device_id, sent_at=sent_at, received_at=now, offset_ms=sample)
+    )
+    return estimate_offset_ms(recent, now)
+
+
+async def ingest_push(
+    session: AsyncSession,
+    *,
+    surveyor: User,
+    device_id: str,
+    sent_at: datetime,
+    packets: Sequence[Incoming],
+    now: datetime,
+) -> Outcome:
+    """Settle every packet of a push; the caller commits before answering the tablet."""
+    device = await _lock_device(session, device_id, surveyor, now)
+    offset_ms = await _clock_offset(session, device, sent_at, now)
+    device.clock_offset_ms = offset_ms
+    device.last_push_at = now
+
+    ids = [p.packet.packet_id for p in packets]
+    seqs = [p.packet.seq for p in packets]
+    known: dict[str, tuple[str, str, str, str | None]] = {}  # packet_id -> device, digest, ...
+    by_seq: dict[int, str] = {}
+    if packets:
+        rows = await session.execute(
+            select(Packet.packet_id, Packet.device_id, Packet.seq, Packet.digest)
+            .add_columns(Packet.status, Packet.reason)
+            .where(
+                or_(
+                    Packet.packet_id.in_(ids),
+                    and_(Packet.device_id == device_id, Packet.seq.in_(seqs)),
+                )
+            )
+        )
+        for pid, dev, seq, dig, status, reason in rows:
+            known[pid] = (dev, dig, status, reason)
+            if dev == device_id:
+                by_seq[seq] = pid
+
+    case_ids = {p.packet.case_id for p in packets}
+    current: dict[str, int | None] = {}
+    ever_mine: set[str] = set()
+    if case_ids:
+        rows = await session.execute(select(Case.id, Case.surveyor_id).where(Case.id.in_(case_ids)))
+        current = {case_id: surveyor_id for case_id, surveyor_id in rows}
+        ever_mine = set(
+            await session.scalars(
+                select(Dispatch.case_id)
+                .where(Dispatch.case_id.in_(case_ids), Dispatch.surveyor_id == surveyor.id)
+                .distinct()
+            )
+        )
+
+    results: list[Result] = []
+    new_rows: list[dict] = []
+    media_rows: list[dict] = []
+    conflicts: list[dict] = []
+    referenced: list[str] = []
+    changed: set[str] = set()
+    for item in packets:
+        p = item.packet
+        prior = known.get(p.packet_id)
+        if prior is None and p.seq in by_seq:
+            prior = (device_id, "", "", None)  # the seq is held by another packet_id
+        if prior is not None:
+            prior_device, prior_digest, prior_status, prior_reason = prior
+            if prior_device == device_id and prior_digest == item.digest:
+                if prior_status == "rejected":
+                    results.append(Result(p.packet_id, "rejected", prior_reason))
+                else:
+                    results.append(Result(p.packet_id, "duplicate"))
+                    referenced.extend(p.media)
+            else:
+                results.append(Result(p.packet_id, "rejected", CONFLICT))
+                conflicts.append(
+                    dict(
+                        packet_id=p.packet_id,
+                        device_id=device_id,
+                        seq=p.seq,
+                        digest=item.digest,
+                        body=item.body,
+                        body_format=item.body_format,
+                        received_at=now,
+                    )
+                )
+            continue
+
+        if p.case_id not in current:
+            status, reason = "rejected", UNKNOWN_CASE
+        elif p.case_id not in ever_mine:
+            status, reason = "rejected", NOT_YOURS
+        else:
+            status, reason = "accepted", None
+        occurred = p.occurred_at
+        gps = p.gps
+        new_rows.append(
+            dict(
+                packet_id=p.packet_id,
+                device_id=device_id,
+                seq=p.seq,
+                case_id=p.case_id,
+                surveyor_id=surveyor.id,
+                kind=p.kind,
+                status=status,
+                reason=reason,
+                digest=item.digest,
+                body=item.body,
+                body_format=item.body_format,
+                received_at=now,
+                occurred_at=occurred,
+                clock_offset_ms=offset_ms,
+                corrected_at=occurred + timedelta(milliseconds=offset_ms),
+                lat=gps.lat if gps else None,
+                lon=gps.lon if gps else None,
+                accuracy_m=gps.accuracy_m if gps else None,
+                fix_time=gps.fix_time if gps else None,
+                category=p.data.get("category")
+                if isinstance(p.data.get("category"), str)
+                else None,
+            )
+        )
+        known[p.packet_id] = (device_id, item.digest, status, reason)
+        by_seq[p.seq] = p.packet_id
+        results.append(Result(p.packet_id, status, reason))
+        if status == "accepted":
+            changed.add(p.case_id)
+            referenced.extend(p.media)
+            category = new_rows[-1]["category"]
+            media_rows.extend(
+                dict(packet_id=p.packet_id, sha256=sha, case_id=p.case_id, category=category)
+                for sha in dict.fromkeys(p.media)
+            )
+
+    if new_rows:
+        await session.execute(_insert(session, Packet).on_conflict_do_nothing(), new_rows)
+        lost = await _taken_meanwhile(session, device_id, new_rows)
+        if lost:  # another device stored these packet_ids between our look-up and insert
+            results = [
+                Result(r.packet_id, "rejected", CONFLICT) if r.packet_id in lost else r
+                for r in results
+            ]
+            media_rows = [m for m in media_rows if m["packet_id"] not in lost]
+            changed = {
+                r["case_id"]
+                for r in new_rows
+                if r["status"] == "accepted" and r["packet_id"] not in lost
+            }
+    if media_rows:
+        await session.execute(_insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
+    if conflicts:
+        await session.execute(_insert(session, PacketConflict), conflicts)
+
+    if seqs:
+        device.max_seq = max(device.max_seq, max(seqs))
+    acked, missing = await settled_position(session, device)
+    device.acked_through = acked
+    await session.flush()
+
+    return Outcome(
+        results=results,
+        acked_through=acked,
+        missing=missing,
+        clock_offset_ms=offset_ms,
+        media_wanted=await _media_wanted(session, referenced),
+        changed_case_ids=changed,
+    )
+
+
+async def _taken_meanwhile(session: AsyncSession, device_id: str, rows: list[dict]) -> set[str]:
+    ids = [r["packet_id"] for r in rows]
+    mine = set(
+        await session.scalars(
+            select(Packet.packet_id).where(Packet.device_id == device_id, Packet.packet_id.in_(ids))
+        )
+    )
+    return set(ids) - mine
+
+
+async def _media_wanted(session: AsyncSession, referenced: list[str]) -> list[str]:
+    wanted = list(dict.fromkeys(referenced))
+    if not wanted:
+        return []
+    held = set(
+        await session.scalars(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted)))
+    )
+    return [sha for sha in wanted if sha not in held]

@@ -1,0 +1,44 @@
+"""Where a device's queue stands: the seq up to which all is settled, and the holes above it.
+
+Only the seqs above the last settled position are read, so the cost follows how much is
+out of order, not how long the tablet has been in service.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sync.models import Device, Packet
+
+# A tablet is told at most this many holes at once; it resends those first anyway.
+MAX_MISSING = 1000
+
+
+async def settled_position(session: AsyncSession, device: Device) -> tuple[int, list[int]]:
+    """(acked_through, missing) for the device, given its stored packets and max_seq."""
+    acked = device.acked_through
+    if device.max_seq <= acked:
+        return acked, []
+    held = await session.scalars(
+        select(Packet.seq)
+        .where(Packet.device_id == device.device_id, Packet.seq > acked)
+        .order_by(Packet.seq)
+    )
+    missing: list[int] = []
+    expected = acked + 1
+    contiguous = True
+    for seq in held:
+        if seq != expected:
+            contiguous = False
+            missing.extend(range(expected, min(seq, expected + MAX_MISSING - len(missing))))
+        if contiguous:
+            acked = seq
+        expected = seq + 1
+        if len(missing) >= MAX_MISSING:
+            break
+    if len(missing) < MAX_MISSING and expected <= device.max_seq:
+        missing.extend(
+            range(expected, min(device.max_seq + 1, expected + MAX_MISSING - len(missing)))
+        )
+    return acked, missing
