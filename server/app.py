@@ -17,15 +17,15 @@ from server.db import Database, close_session_after_exception, provide_session, 
 from server.errors import EXCEPTION_HANDLERS
 from server.routes.cases import CaseController
 from server.routes.health import health
-from server.settings import Settings
-from sync.clock import Clock, SystemClock
+from server.settings import Settings, SettingsError
+from sync.clock import Clock, make_clock
 
 ROUTES = [health, CaseController]
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     """The API over `settings`; `clock` is the server's time (a fake one in tests)."""
-    clock = clock or SystemClock()
+    clock = clock or server_clock(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
 
     @asynccontextmanager
@@ -66,3 +66,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     app.state.database = database
     app.state.clock = clock
     return app
+
+
+def server_clock(settings: Settings) -> Clock:
+    """The system clock, or the compressed one a simulated day runs on (KANCHA_CLOCK_*)."""
+    try:
+        return make_clock(settings.clock_speed, settings.clock_start, settings.clock_anchor)
+    except ValueError as exc:
+        field, _, message = str(exc).partition(":")
+        raise SettingsError(f"KANCHA_{field.upper()}:{message}") from None

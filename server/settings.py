@@ -37,6 +37,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     signed_url_seconds: int = 300
     # Log SQL statements (debugging only).
     echo_sql: bool = False
+    # The server's clock (see sync/clock.py ScaledClock): a speed other than 1 or a start
+    # makes it run compressed from `clock_start` (RFC 3339), which it reads at the real
+    # instant `clock_anchor` (default: when the server starts). For simulated days only.
+    clock_speed: float = 1.0
+    clock_start: str = ""
+    clock_anchor: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
