@@ -17,10 +17,11 @@ from server.db import Database, close_session_after_exception, provide_session, 
 from server.errors import EXCEPTION_HANDLERS
 from server.routes.cases import CaseController
 from server.routes.health import health
+from server.routes.sync import SyncController
 from server.settings import Settings, SettingsError
 from sync.clock import Clock, make_clock
 
-ROUTES = [health, CaseController]
+ROUTES = [health, CaseController, SyncController]
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
