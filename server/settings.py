@@ -43,6 +43,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     clock_speed: float = 1.0
     clock_start: str = ""
     clock_anchor: str = ""
+    # Media (issue 5): unfinished tus uploads expire this long after creation.
+    upload_expiry_seconds: int = 24 * 3600
+    # EXIF times without OffsetTimeOriginal are read in this offset from UTC (China: +8 h).
+    exif_utc_offset_minutes: int = 480
+    # Photos taken farther than this from the case location, or longer than this before
+    # the report, are flagged.
+    photo_max_distance_m: float = 1000.0
+    photo_max_age_seconds: int = 24 * 3600
+    # How often the thumbnail worker looks for jobs when nothing woke it.
+    thumbnail_poll_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
