@@ -15,18 +15,26 @@ from litestar.openapi.spec import Components, SecurityScheme
 from server.auth import BearerTokenMiddleware, provide_user
 from server.db import Database, close_session_after_exception, provide_session, settle_session
 from server.errors import EXCEPTION_HANDLERS
+from server.routes.board import read_board
 from server.routes.cases import CaseController
 from server.routes.health import health
+from server.routes.reports import read_sla_report
+from server.routes.review import ReviewController
 from server.routes.sync import SyncController
 from server.settings import Settings, SettingsError
 from sync.clock import Clock, make_clock
+from sync.limits import Limits, LimitsError
 
-ROUTES = [health, CaseController, SyncController]
+ROUTES = [health, CaseController, SyncController, ReviewController, read_board, read_sla_report]
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     """The API over `settings`; `clock` is the server's time (a fake one in tests)."""
     clock = clock or server_clock(settings)
+    try:
+        limits = Limits(settings.limits)
+    except LimitsError as exc:
+        raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
 
     @asynccontextmanager
@@ -44,6 +52,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             "database": Provide(lambda: database, use_cache=True, sync_to_thread=False),
             "db_session": Provide(provide_session, sync_to_thread=False),
             "user": Provide(provide_user, sync_to_thread=False),
+            "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health"])],
         before_send=[settle_session],

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from sync.changes import cases_changed
 from sync.models import Case, Dispatch, User
+from sync.recalc import recalc_cases
 from sync.users import active_user_by_name
 
 
@@ -129,6 +130,7 @@ async def dispatch_case(
     case.status = "dispatched"
     case.updated_at = now
     await session.flush()
+    await recalc_cases(session, [case.id])  # a re-dispatch restarts the timings
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

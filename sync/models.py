@@ -236,3 +236,72 @@ class ServerSecret(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+# -- timings and review (issue 6): derived from the packet log, recomputable at will ------
+
+
+class Review(Base):
+    """A reviewer's decision on the case's latest estimate (核损): approved or returned."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_case_id_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(16))  # approved | returned
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Categories asked for on a return, comma-separated (e.g. "invoice,damage").
+    requested: Mapped[str] = mapped_column(Text, default="")
+    # The estimate_submitted packet this decision is about.
+    estimate_packet_id: Mapped[str] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CaseTiming(Base):
+    """One started timing of a case as measured from the log (limits applied on read)."""
+
+    __tablename__ = "case_timings"
+    __table_args__ = (Index("ix_case_timings_dispatched_at", "dispatched_at"),)
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    limit_key: Mapped[str] = mapped_column(String(40))
+    # The dispatch the timing belongs to: what reports select by.
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    end_packet_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    flags: Mapped[str] = mapped_column(Text, default="")  # comma-separated
+
+
+class CaseProgress(Base):
+    """What the board and the review queue need of a case, kept by every recalculation."""
+
+    __tablename__ = "case_progress"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    photos: Mapped[int] = mapped_column(Integer, default=0)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+    estimate_packet_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    estimate_amount: Mapped[float | None] = mapped_column(Float, nullable=True)
+    estimate_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    awaiting_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    # Approved: the front-end cycle is over, the case leaves the board.
+    approved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SurveyorPosition(Base):
+    """A surveyor's last known position (latest fix by event time, on any case)."""
+
+    __tablename__ = "surveyor_positions"
+
+    surveyor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    packet_id: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(String(64))

@@ -16,9 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import roles
 from server.errors import FieldError
+from server.routes.timing_views import (
+    EventView,
+    ReviewView,
+    TimingView,
+    event_view,
+    review_view,
+    timing_views,
+)
 from sync.cases import DispatchError, dispatch_case, load_case, open_case
 from sync.clock import Clock
-from sync.models import Case, User
+from sync.limits import Limits
+from sync.models import Case, Review, User
+from sync.recalc import case_computed
+from sync.reviews import latest_reviews
 from sync.values import Address, AwareTime, CaseNo, Location, Plate, UserName
 
 Zone = Literal["city", "suburban", "out_of_town"]
@@ -57,9 +68,28 @@ class CaseView(msgspec.Struct, kw_only=True):
     dispatches: list[DispatchView]
     created_at: datetime
     updated_at: datetime
+    # The ordered timeline and the timings measured from it (filled by GET and dispatch).
+    events: list[EventView] = []
+    timings: list[TimingView] = []
+    # The latest review: a return tells the tablet what is asked for.
+    review: ReviewView | None = None
 
 
-def case_view(case: Case) -> CaseView:
+async def case_detail(session: AsyncSession, case: Case, limits: Limits, now: datetime) -> CaseView:
+    """The case with its timeline, timings (by the server's clock) and latest review."""
+    view = case_view(case)
+    computed = await case_computed(session, case.id)
+    if computed is not None:
+        last = len(computed.log.dispatches) - 1 if computed.log.dispatches else None
+        view.events = [event_view(e, last) for e in computed.timeline]
+        view.timings = timing_views(computed.measures, limits, now)
+    review = (await latest_reviews(session, [case.id])).get(case.id)
+    view.review = review_view(review) if review is not None else None
+    return view
+
+
+def case_view(case: Case, review: Review | None = None) -> CaseView:
+    """The case as stored; `review` (its latest) tells a tablet what a return asks for."""
     return CaseView(
         id=case.id,
         case_no=case.case_no,
@@ -77,6 +107,7 @@ def case_view(case: Case) -> CaseView:
         ],
         created_at=case.created_at,
         updated_at=case.updated_at,
+        review=review_view(review) if review is not None else None,
     )
 
 
@@ -132,6 +163,7 @@ class CaseController(Controller):
         db_session: NamedDependency[AsyncSession],
         user: NamedDependency[User],
         clock: NamedDependency[Clock],
+        limits: NamedDependency[Limits],
     ) -> CaseView:
         try:
             case = await dispatch_case(
@@ -143,15 +175,17 @@ class CaseController(Controller):
             )
         except DispatchError as exc:
             raise FieldError(exc.field, str(exc), 409 if exc.field == "case" else 400) from None
-        return case_view(case)
+        return await case_detail(db_session, case, limits, clock.now())
 
-    @get("/{case_id:uuid}", summary="A case with its dispatch history")
+    @get("/{case_id:uuid}", summary="A case with its dispatch history, timeline and timings")
     async def read(
         self,
         case_id: FromPath[UUID],
         db_session: NamedDependency[AsyncSession],
         user: NamedDependency[User],
+        clock: NamedDependency[Clock],
+        limits: NamedDependency[Limits],
     ) -> CaseView:
         case = await load_case(db_session, str(case_id))
         ensure_case_visible(user, case)
-        return case_view(case)
+        return await case_detail(db_session, case, limits, clock.now())

@@ -29,6 +29,8 @@ from sync.models import User
 from sync.packets import Packet, PacketError, check_data, digest
 from sync.pull import pull_cases
 from sync.push import DeviceTaken, Incoming, ingest_push
+from sync.recalc import recalc_cases
+from sync.reviews import latest_reviews
 from sync.values import AwareTime, Identifier
 
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
@@ -177,6 +179,7 @@ class SyncController(Controller):
             raise FieldError(
                 "device_id", "this device belongs to another surveyor", HTTP_409_CONFLICT
             ) from None
+        await recalc_cases(db_session, outcome.changed_case_ids)
         await cases_changed(db_session, outcome.changed_case_ids, now)
         return PushResponse(
             results=[PacketResult(r.packet_id, r.status, r.reason) for r in outcome.results],  # type: ignore[arg-type]
@@ -204,11 +207,12 @@ class SyncController(Controller):
             next_cursor, cases = await pull_cases(db_session, user, cursor)
         except BadCursor as exc:
             raise FieldError("cursor", str(exc).removeprefix("cursor: ")) from None
+        reviews = await latest_reviews(db_session, [case.id for case in cases])
         return PullResponse(
             cursor=next_cursor,
             cases=[
                 PullCase(
-                    **msgspec.structs.asdict(case_view(case)),
+                    **msgspec.structs.asdict(case_view(case, reviews.get(case.id))),
                     assigned_to_you=case.surveyor_id == user.id,
                 )
                 for case in cases

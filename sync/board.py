@@ -1,0 +1,75 @@
+"""The dispatcher's board: every open case, its running timings by the server's clock,
+its surveyor and where that surveyor was last seen. Read from the stored timings, so it
+costs one pass over open cases, not over the packet log."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sync.limits import Limits
+from sync.models import Case, CaseProgress, CaseTiming, SurveyorPosition, User
+from sync.timings import Measure, Timing, judge
+
+
+@dataclass
+class BoardCase:
+    case_id: str
+    case_no: str
+    zone: str
+    status: str
+    surveyor: str | None
+    position: SurveyorPosition | None
+    running: list[tuple[Timing, str]] = field(default_factory=list)
+
+    @property
+    def most_urgent(self) -> int | None:
+        return min((t.seconds_left for t, _ in self.running), default=None)
+
+
+def stored_measure(row: CaseTiming) -> Measure:
+    return Measure(
+        name=row.name,
+        limit_key=row.limit_key,
+        start=row.start_at,
+        end=row.end_at,
+        source=row.source,
+        end_packet_id=row.end_packet_id,
+        flags=[f for f in row.flags.split(",") if f],
+    )
+
+
+async def board(session: AsyncSession, limits: Limits, now: datetime) -> list[BoardCase]:
+    """Open cases (not closed, not approved), most urgent first, undispatched ones last."""
+    rows = await session.execute(
+        select(Case.id, Case.case_no, Case.zone, Case.status, User.name, SurveyorPosition)
+        .outerjoin(User, User.id == Case.surveyor_id)
+        .outerjoin(SurveyorPosition, SurveyorPosition.surveyor_id == Case.surveyor_id)
+        .outerjoin(CaseProgress, CaseProgress.case_id == Case.id)
+        .where(
+            Case.status != "closed",
+            or_(CaseProgress.approved.is_(None), CaseProgress.approved.is_(False)),
+        )
+    )
+    cases = {
+        r.id: BoardCase(r.id, r.case_no, r.zone, r.status, r.name, r.SurveyorPosition) for r in rows
+    }
+    running: dict[str, list[CaseTiming]] = defaultdict(list)
+    if cases:
+        for row in await session.scalars(
+            select(CaseTiming).where(CaseTiming.end_at.is_(None)).order_by(CaseTiming.case_id)
+        ):
+            if row.case_id in cases:
+                running[row.case_id].append(row)
+    for case_id, timing_rows in running.items():
+        cases[case_id].running = [
+            (judge(stored_measure(r), limits, now), r.limit_key) for r in timing_rows
+        ]
+    return sorted(
+        cases.values(),
+        key=lambda c: (c.most_urgent is None, c.most_urgent or 0, c.case_no),
+    )

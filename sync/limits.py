@@ -1,0 +1,78 @@
+"""Service-time limits: the defaults of domain.md, overridable per variant.
+
+Every insurer and branch sets its own limits, so each timing looks its limit up by a
+variant key (zone for arrival, loss tier for estimate and front-end cycle) in a table
+that `KANCHA_LIMITS` (seconds, JSON) overrides key by key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+MINUTE = 60
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+DEFAULT_LIMITS: dict[str, int] = {
+    "accept": 3 * MINUTE,
+    "contact": 5 * MINUTE,
+    "arrival.city": 30 * MINUTE,
+    "arrival.suburban": 60 * MINUTE,
+    # Out-of-town (外地委托): the delegated survey is to be arranged within 60 min; the
+    # delegate's arrival is what the tablet reports.
+    "arrival.out_of_town": 60 * MINUTE,
+    # < 2,000 yuan: on site, before the surveyor leaves (2 h from arrival).
+    "estimate.small": 2 * HOUR,
+    # 2,000 - 10,000 yuan: 24 h from the survey's completion.
+    "estimate.medium": 24 * HOUR,
+    # > 10,000 yuan (after disassembly): the estimate done within 5 days.
+    "estimate.large": 5 * DAY,
+    "resubmit": 2 * DAY,
+    "front_end_cycle.small": 5 * DAY,
+    "front_end_cycle.large": 20 * DAY,
+}
+
+# Loss tiers by estimate amount in yuan (domain.md): small < 2,000 <= medium <= 10,000 < large.
+SMALL_BELOW = 2_000
+LARGE_ABOVE = 10_000
+# Longest limit accepted: a year. Anything longer is a typo, not a policy.
+MAX_LIMIT = 366 * DAY
+
+
+class LimitsError(ValueError):
+    """An override that cannot be used; the message names the key."""
+
+
+class Limits:
+    """The limit table in force: defaults with the configured overrides applied."""
+
+    def __init__(self, overrides: Mapping[str, int] | None = None) -> None:
+        table = dict(DEFAULT_LIMITS)
+        for key, value in (overrides or {}).items():
+            if key not in DEFAULT_LIMITS:
+                known = ", ".join(DEFAULT_LIMITS)
+                raise LimitsError(f"unknown timing limit {key!r} (known: {known})")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise LimitsError(f"{key}: must be a whole number of seconds")
+            if not 0 < value <= MAX_LIMIT:
+                raise LimitsError(f"{key}: must be between 1 and {MAX_LIMIT} seconds")
+            table[key] = value
+        self._table = table
+
+    def __getitem__(self, key: str) -> int:
+        return self._table[key]
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self._table)
+
+
+def estimate_tier(amount: float) -> str:
+    if amount < SMALL_BELOW:
+        return "small"
+    if amount > LARGE_ABOVE:
+        return "large"
+    return "medium"
+
+
+def cycle_tier(amount: float) -> str:
+    return "large" if amount > LARGE_ABOVE else "small"

@@ -1,0 +1,237 @@
+"""Recalculation: a case's timeline, timings and progress recomputed from the log.
+
+Called in the transaction of every write that changes the picture (accepted packets,
+dispatch, review), before `cases_changed`. It reads only the log (packets, dispatches,
+reviews), so the same call from `kancha recalc` gives the same rows. Cases are locked in
+id order first: two pushes touching one case recalculate it one after the other, each
+seeing the other's committed packets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sync.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
+from sync.timeline import CaseFacts, DispatchFact, Event, build_timeline
+from sync.timings import Measure, ReviewFact, latest_estimate, measure
+
+PACKET_COLUMNS = (
+    Packet.case_id,
+    Packet.packet_id,
+    Packet.device_id,
+    Packet.seq,
+    Packet.surveyor_id,
+    Packet.kind,
+    Packet.received_at,
+    Packet.corrected_at,
+    Packet.fix_time,
+    Packet.lat,
+    Packet.lon,
+    Packet.accuracy_m,
+    Packet.category,
+    Packet.body_format,
+    # Only estimates need their body (the amount): the rest stay on disk.
+    case((Packet.kind == "estimate_submitted", Packet.body), else_=None).label("body"),
+)
+
+
+@dataclass
+class CaseLog:
+    """Everything the timings of one case are computed from."""
+
+    facts: CaseFacts
+    dispatches: list[DispatchFact]
+    reviews: list[ReviewFact]
+    rows: list[Any]
+
+
+@dataclass
+class Computed:
+    case_id: str
+    timeline: list[Event]
+    measures: list[Measure]
+    log: CaseLog
+
+
+def compute(case_id: str, log: CaseLog) -> Computed:
+    timeline = build_timeline(log.facts, log.rows, log.dispatches)
+    return Computed(
+        case_id, timeline, measure(log.facts, timeline, log.dispatches, log.reviews), log
+    )
+
+
+async def load_logs(session: AsyncSession, case_ids: Collection[str]) -> dict[str, CaseLog]:
+    ids = sorted(set(case_ids))
+    if not ids:
+        return {}
+    logs: dict[str, CaseLog] = {}
+    for row in await session.execute(
+        select(
+            Case.id, Case.lat, Case.lon, Case.reported_at, Case.zone, Case.simple_procedure
+        ).where(Case.id.in_(ids))
+    ):
+        facts = CaseFacts(row.lat, row.lon, row.reported_at, row.zone, row.simple_procedure)
+        logs[row.id] = CaseLog(facts, [], [], [])
+    for row in await session.execute(
+        select(Dispatch.case_id, Dispatch.surveyor_id, Dispatch.dispatched_at)
+        .where(Dispatch.case_id.in_(ids))
+        .order_by(Dispatch.case_id, Dispatch.id)
+    ):
+        logs[row.case_id].dispatches.append(DispatchFact(row.surveyor_id, row.dispatched_at))
+    for row in await session.execute(
+        select(Review.case_id, Review.decision, Review.reviewed_at, Review.estimate_packet_id)
+        .where(Review.case_id.in_(ids))
+        .order_by(Review.case_id, Review.id)
+    ):
+        logs[row.case_id].reviews.append(
+            ReviewFact(row.decision, row.reviewed_at, row.estimate_packet_id)
+        )
+    for row in await session.execute(
+        select(*PACKET_COLUMNS).where(Packet.case_id.in_(ids), Packet.status == "accepted")
+    ):
+        if row.case_id in logs:
+            logs[row.case_id].rows.append(row)
+    return logs
+
+
+async def case_computed(session: AsyncSession, case_id: str) -> Computed | None:
+    """One case's timeline and measured timings, straight from the log (for reading)."""
+    logs = await load_logs(session, [case_id])
+    return compute(case_id, logs[case_id]) if case_id in logs else None
+
+
+def _insert(session: AsyncSession, model: type):
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
+    if not computed.log.dispatches:
+        return []
+    dispatched_at = computed.log.dispatches[-1].dispatched_at
+    return [
+        dict(
+            case_id=computed.case_id,
+            name=m.name,
+            limit_key=m.limit_key,
+            dispatched_at=dispatched_at,
+            start_at=m.start,
+            end_at=m.end,
+            source=m.source,
+            end_packet_id=m.end_packet_id,
+            flags=",".join(m.flags),
+        )
+        for m in computed.measures
+    ]
+
+
+def _progress_row(computed: Computed) -> dict[str, Any]:
+    timeline, reviews = computed.timeline, computed.log.reviews
+    estimate = latest_estimate(timeline)
+    reviewed = estimate is not None and any(
+        r.estimate_packet_id == estimate.packet_id for r in reviews
+    )
+    cycle = next((m for m in computed.measures if m.name == "front_end_cycle"), None)
+    return dict(
+        case_id=computed.case_id,
+        events=len(timeline),
+        photos=sum(1 for e in timeline if e.kind == "photo"),
+        documents=sum(1 for e in timeline if e.kind == "document"),
+        estimate_packet_id=estimate.packet_id if estimate else None,
+        estimate_amount=estimate.amount if estimate else None,
+        estimate_at=estimate.time if estimate else None,
+        awaiting_review=estimate is not None and not reviewed,
+        approved=cycle is not None and cycle.end is not None,
+    )
+
+
+def _positions(computed: Computed) -> dict[int, Event]:
+    """Each surveyor's latest fix on this case, by event time (ties: highest packet_id)."""
+    best: dict[int, Event] = {}
+    for event in computed.timeline:
+        if event.lat is None or event.lon is None:
+            continue
+        held = best.get(event.surveyor_id)
+        if held is None or (event.time, event.packet_id) > (held.time, held.packet_id):
+            best[event.surveyor_id] = event
+    return best
+
+
+async def store(session: AsyncSession, results: Iterable[Computed]) -> None:
+    """Replace the derived rows of these cases; keep each surveyor's newest position."""
+    results = list(results)
+    if not results:
+        return
+    ids = [c.case_id for c in results]
+    await session.execute(delete(CaseTiming).where(CaseTiming.case_id.in_(ids)))
+    await session.execute(delete(CaseProgress).where(CaseProgress.case_id.in_(ids)))
+    timing_rows = [row for c in results for row in _timing_rows(c)]
+    if timing_rows:
+        await session.execute(_insert(session, CaseTiming), timing_rows)
+    await session.execute(_insert(session, CaseProgress), [_progress_row(c) for c in results])
+    newest: dict[int, tuple[Event, str]] = {}
+    for c in results:
+        for surveyor_id, event in _positions(c).items():
+            held = newest.get(surveyor_id)
+            if held is None or (event.time, event.packet_id) > (held[0].time, held[0].packet_id):
+                newest[surveyor_id] = (event, c.case_id)
+    for surveyor_id, (event, case_id) in sorted(newest.items()):
+        stmt = _insert(session, SurveyorPosition).values(
+            surveyor_id=surveyor_id,
+            lat=event.lat,
+            lon=event.lon,
+            at=event.time,
+            packet_id=event.packet_id,
+            case_id=case_id,
+        )
+        held = SurveyorPosition
+        newer = or_(
+            stmt.excluded.at > held.at,
+            and_(stmt.excluded.at == held.at, stmt.excluded.packet_id > held.packet_id),
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["surveyor_id"],
+                set_={k: stmt.excluded[k] for k in ("lat", "lon", "at", "packet_id", "case_id")},
+                where=newer,
+            )
+        )
+
+
+async def recalc_cases(session: AsyncSession, case_ids: Collection[str]) -> list[Computed]:
+    """Recompute and store the timings of these cases inside the caller's transaction."""
+    ids = sorted(set(case_ids))
+    if not ids:
+        return []
+    # Lock the cases (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE).
+    await session.execute(
+        select(Case.id).where(Case.id.in_(ids)).order_by(Case.id).with_for_update()
+    )
+    logs = await load_logs(session, ids)
+    results = [compute(case_id, logs[case_id]) for case_id in ids if case_id in logs]
+    await store(session, results)
+    return results
+
+
+async def recalc_everything(
+    sessions: async_sessionmaker[AsyncSession] | Any, *, batch: int = 500
+) -> dict[str, float]:
+    """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
+    started = time.perf_counter()
+    async with sessions() as session:
+        all_ids = list(await session.scalars(select(Case.id).order_by(Case.id)))
+    events = 0
+    for start in range(0, len(all_ids), batch):
+        async with sessions() as session:
+            results = await recalc_cases(session, all_ids[start : start + batch])
+            events += sum(len(c.timeline) for c in results)
+            await session.commit()
+    seconds = time.perf_counter() - started
+    return {"cases": len(all_ids), "events": events, "seconds": seconds}

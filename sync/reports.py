@@ -1,0 +1,108 @@
+"""SLA reports: per surveyor or zone, the share of timings within their limit.
+
+A case is in the report when its last dispatch falls in [from, to). A timing counts as
+decided once it ended (met or missed) or ran past its limit (overdue: it can only miss);
+the share within limit is met / decided. Timings still running inside their limit are
+reported as `open` and left out of the share, so a report of today is not flattered by
+work not yet done.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sync.board import stored_measure
+from sync.limits import Limits
+from sync.models import Case, CaseTiming, User
+from sync.timings import TIMING_NAMES, judge
+
+GROUPS = ("surveyor", "zone")
+
+
+@dataclass
+class TimingStats:
+    decided: int = 0
+    within: int = 0
+    open: int = 0
+    seconds_total: int = 0
+    ended: int = 0
+
+    @property
+    def share(self) -> float | None:
+        return round(self.within / self.decided, 4) if self.decided else None
+
+    @property
+    def average_seconds(self) -> int | None:
+        """Average of ended timings (the front-end cycle's target is an average)."""
+        return round(self.seconds_total / self.ended) if self.ended else None
+
+
+@dataclass
+class GroupStats:
+    group: str
+    cases: set[str] = field(default_factory=set)
+    timings: dict[str, TimingStats] = field(
+        default_factory=lambda: {name: TimingStats() for name in TIMING_NAMES}
+    )
+
+
+async def sla_report(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    group_by: str,
+    limits: Limits,
+    now: datetime,
+) -> list[GroupStats]:
+    group_column = User.name if group_by == "surveyor" else Case.zone
+    rows = await session.execute(
+        select(CaseTiming, group_column.label("group"))
+        .join(Case, Case.id == CaseTiming.case_id)
+        .outerjoin(User, User.id == Case.surveyor_id)
+        .where(CaseTiming.dispatched_at >= start, CaseTiming.dispatched_at < end)
+    )
+    groups: dict[str, GroupStats] = {}
+    for row, group in rows:
+        key = group or "(none)"
+        stats = groups.setdefault(key, GroupStats(key))
+        stats.cases.add(row.case_id)
+        timing = judge(stored_measure(row), limits, now)
+        counted = stats.timings[timing.name]
+        if timing.state == "running":
+            counted.open += 1
+            continue
+        counted.decided += 1
+        counted.within += timing.state == "met"
+        if timing.end is not None:
+            counted.ended += 1
+            counted.seconds_total += timing.seconds
+    return [groups[k] for k in sorted(groups)]
+
+
+def report_csv(group_by: str, groups: list[GroupStats]) -> str:
+    """One row per group: cases, then decided / within / share / open per timing."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    header = [group_by, "cases"]
+    for name in TIMING_NAMES:
+        header += [f"{name}_decided", f"{name}_within", f"{name}_share", f"{name}_open"]
+    writer.writerow(header)
+    for g in groups:
+        line: list[object] = [_cell(g.group), len(g.cases)]
+        for name in TIMING_NAMES:
+            t = g.timings[name]
+            line += [t.decided, t.within, "" if t.share is None else t.share, t.open]
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """Keep a name that looks like a formula from being run by a spreadsheet."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
