@@ -80,6 +80,12 @@ def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from server.simulator.cli import run_from_args
+
+    return run_from_args(settings, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kancha", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = user.add_parser("revoke", help="revoke a user's token")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_user_revoke)
+
+    from server.simulator.cli import add_simulate_parser
+
+    add_simulate_parser(sub).set_defaults(func=cmd_simulate)
     return parser
 
 
