@@ -77,25 +77,28 @@ def _insert(session: AsyncSession, model: type):
 async def _lock_device(
     session: AsyncSession, device_id: str, surveyor: User, now: datetime
 ) -> Device:
-    await session.execute(
-        _insert(session, Device)
-        .values(
-            device_id=device_id,
-            surveyor_id=surveyor.id,
-            first_seen_at=now,
-            last_push_at=now,
-            acked_through=0,
-            max_seq=0,
-            clock_offset_ms=0,
-        )
-        .on_conflict_do_nothing(index_elements=["device_id"])
-    )
-    device = await session.scalar(
+    locked = (
         select(Device)
         .where(Device.device_id == device_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    device = await session.scalar(locked)
+    if device is None:
+        await session.execute(
+            _insert(session, Device)
+            .values(
+                device_id=device_id,
+                surveyor_id=surveyor.id,
+                first_seen_at=now,
+                last_push_at=now,
+                acked_through=0,
+                max_seq=0,
+                clock_offset_ms=0,
+            )
+            .on_conflict_do_nothing(index_elements=["device_id"])
+        )
+        device = await session.scalar(locked)
     assert device is not None
     if device.surveyor_id != surveyor.id:
         raise DeviceTaken(device_id)
@@ -176,6 +179,7 @@ async def ingest_push(
     conflicts: list[dict] = []
     referenced: list[str] = []
     changed: set[str] = set()
+    held: list[int] = []  # seqs of this batch that the server now holds
     for item in packets:
         p = item.packet
         prior = known.get(p.packet_id)
@@ -183,6 +187,8 @@ async def ingest_push(
             prior = (device_id, "", "", None)  # the seq is held by another packet_id
         if prior is not None:
             prior_device, prior_digest, prior_status, prior_reason = prior
+            if prior_device == device_id and (prior_digest == item.digest or p.seq in by_seq):
+                held.append(p.seq)
             if prior_device == device_id and prior_digest == item.digest:
                 if prior_status == "rejected":
                     results.append(Result(p.packet_id, "rejected", prior_reason))
@@ -240,6 +246,7 @@ async def ingest_push(
         )
         known[p.packet_id] = (device_id, item.digest, status, reason)
         by_seq[p.seq] = p.packet_id
+        held.append(p.seq)
         results.append(Result(p.packet_id, status, reason))
         if status == "accepted":
             changed.add(p.case_id)
@@ -251,8 +258,11 @@ async def ingest_push(
             )
 
     if new_rows:
-        await session.execute(_insert(session, Packet).on_conflict_do_nothing(), new_rows)
-        lost = await _taken_meanwhile(session, device_id, new_rows)
+        inserted = await session.scalars(
+            _insert(session, Packet).on_conflict_do_nothing().returning(Packet.packet_id),
+            new_rows,
+        )
+        lost = {r["packet_id"] for r in new_rows} - set(inserted)
         if lost:  # another device stored these packet_ids between our look-up and insert
             results = [
                 Result(r.packet_id, "rejected", CONFLICT) if r.packet_id in lost else r
@@ -264,14 +274,16 @@ async def ingest_push(
                 for r in new_rows
                 if r["status"] == "accepted" and r["packet_id"] not in lost
             }
+            lost_seqs = [r["seq"] for r in new_rows if r["packet_id"] in lost]
+            held = [seq for seq in held if seq not in lost_seqs]
     if media_rows:
         await session.execute(_insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
     if conflicts:
         await session.execute(_insert(session, PacketConflict), conflicts)
 
-    if seqs:
-        device.max_seq = max(device.max_seq, max(seqs))
-    acked, missing = await settled_position(session, device)
+    prior_max_seq = device.max_seq
+    device.max_seq = max(device.max_seq, max(held, default=0))
+    acked, missing = await settled_position(session, device, prior_max_seq, held)
     device.acked_through = acked
     await session.flush()
 
@@ -283,16 +295,6 @@ async def ingest_push(
         media_wanted=await _media_wanted(session, referenced),
         changed_case_ids=changed,
     )
-
-
-async def _taken_meanwhile(session: AsyncSession, device_id: str, rows: list[dict]) -> set[str]:
-    ids = [r["packet_id"] for r in rows]
-    mine = set(
-        await session.scalars(
-            select(Packet.packet_id).where(Packet.device_id == device_id, Packet.packet_id.in_(ids))
-        )
-    )
-    return set(ids) - mine
 
 
 async def _media_wanted(session: AsyncSession, referenced: list[str]) -> list[str]:

@@ -15,16 +15,27 @@ from sync.models import Device, Packet
 MAX_MISSING = 1000
 
 
-async def settled_position(session: AsyncSession, device: Device) -> tuple[int, list[int]]:
-    """(acked_through, missing) for the device, given its stored packets and max_seq."""
+async def settled_position(
+    session: AsyncSession, device: Device, prior_max_seq: int, batch_held: list[int]
+) -> tuple[int, list[int]]:
+    """(acked_through, missing) for the device after a push that made `batch_held` held.
+
+    When nothing above the settled position was held before this push (the usual, in-order
+    case), the batch alone says what is held above it and the log is not read.
+    """
     acked = device.acked_through
     if device.max_seq <= acked:
         return acked, []
-    held = await session.scalars(
-        select(Packet.seq)
-        .where(Packet.device_id == device.device_id, Packet.seq > acked)
-        .order_by(Packet.seq)
-    )
+    if prior_max_seq <= acked:
+        held = sorted({seq for seq in batch_held if seq > acked})
+    else:
+        held = list(
+            await session.scalars(
+                select(Packet.seq)
+                .where(Packet.device_id == device.device_id, Packet.seq > acked)
+                .order_by(Packet.seq)
+            )
+        )
     missing: list[int] = []
     expected = acked + 1
     contiguous = True
