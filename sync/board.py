@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sync.limits import Limits
 from sync.models import Case, CaseProgress, CaseTiming, SurveyorPosition, User
-from sync.timings import Measure, Timing, judge
+from sync.timings import TIMING_NAMES, Measure, Timing, judge
 
 
 @dataclass
@@ -66,6 +66,7 @@ async def board(session: AsyncSession, limits: Limits, now: datetime) -> list[Bo
             if row.case_id in cases:
                 running[row.case_id].append(row)
     for case_id, timing_rows in running.items():
+        timing_rows.sort(key=lambda r: TIMING_NAMES.index(r.name))
         cases[case_id].running = [
             (judge(stored_measure(r), limits, now), r.limit_key) for r in timing_rows
         ]
