@@ -1,10 +1,11 @@
-"""Tables of stored media: one row per distinct object, keyed by its SHA-256."""
+"""Tables of stored media: one row per distinct object keyed by its SHA-256, the resumable
+uploads on their way in, and the thumbnail jobs the worker works through."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sync.models import Base, UTCDateTime
@@ -20,3 +21,43 @@ class MediaObject(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     content_type: Mapped[str] = mapped_column(String(64))
     stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Pixels as displayed (EXIF orientation applied); None for PDFs.
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # From EXIF when present: when and where the photo was taken.
+    taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ThumbnailJob(Base):
+    """One per stored object, written with it: `pending` until the worker has stored both
+    thumbnails (`done`), or given up (`failed`); `none` for what has no thumbnail (PDF)."""
+
+    __tablename__ = "thumbnail_jobs"
+    __table_args__ = (Index("ix_thumbnail_jobs_status", "status"),)
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("media_objects.sha256"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TusUpload(Base):
+    """A resumable (tus) upload. Its bytes so far are a local part file whose size is the
+    offset; the row holds what was declared at creation."""
+
+    __tablename__ = "tus_uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    length: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Upload-Metadata exactly as sent, echoed back by HEAD.
+    metadata_header: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

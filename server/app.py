@@ -12,35 +12,45 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from media.service import media_service, running
+from media.store import MediaStore
 from server.auth import BearerTokenMiddleware, provide_user
 from server.db import Database, close_session_after_exception, provide_session, settle_session
 from server.errors import EXCEPTION_HANDLERS
 from server.routes.board import read_board
 from server.routes.cases import CaseController
 from server.routes.health import health
+from server.routes.media import MediaController
 from server.routes.reports import read_sla_report
 from server.routes.review import ReviewController
 from server.routes.sync import SyncController
+from server.routes.uploads import UploadController
 from server.settings import Settings, SettingsError
 from sync.clock import Clock, make_clock
 from sync.limits import Limits, LimitsError
 
 ROUTES = [health, CaseController, SyncController, ReviewController, read_board, read_sla_report]
+ROUTES += [MediaController, UploadController]  # media (issue 5)
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
-    """The API over `settings`; `clock` is the server's time (a fake one in tests)."""
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, store: MediaStore | None = None
+) -> Litestar:
+    """The API over `settings`; `clock` is the server's time (a fake one in tests);
+    `store` the media store (default: the one KANCHA_MEDIA_URL names)."""
     clock = clock or server_clock(settings)
     try:
         limits = Limits(settings.limits)
     except LimitsError as exc:
         raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
+    media = media_service(settings, database, clock, store)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
-            yield
+            async with running(media, database, clock):  # thumbnail worker
+                yield
         finally:
             await database.dispose()
 
@@ -75,6 +85,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock
+    app.state.media = media
     return app
 
 

@@ -1,0 +1,160 @@
+"""Taking media in: stream to a staged temp file while hashing, check it, store it, record it.
+
+The same steps serve `PUT /v1/media/{sha256}` and a finished tus upload. Order matters for
+crashes: the bytes are fsynced and stored under their key before the `MediaObject` row is
+inserted, and the row commits with its thumbnail job, so a row always means stored bytes.
+Anything refused is deleted before the refusal is raised: nothing of it is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import anyio.to_thread
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from media.images import HEIC, HEIF, HEIF_DECODER, PDF, DecompressionBomb, MediaFacts, NotMedia
+from media.images import describe as describe_file
+from media.models import MediaObject, ThumbnailJob
+from media.store import MediaStore, new_temp, object_key, remove_quietly
+
+WRITE_BATCH = 1024 * 1024  # bytes gathered before one threaded write+hash
+
+
+class MediaRefused(Exception):
+    """Bytes that will not be stored: `status` is the HTTP answer, `field` what is wrong."""
+
+    def __init__(self, status: int, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.status, self.field, self.message = status, field, message
+
+
+def too_large(max_bytes: int) -> MediaRefused:
+    return MediaRefused(413, "body", f"larger than the limit of {max_bytes} bytes")
+
+
+@dataclass(frozen=True)
+class Received:
+    path: Path
+    sha256: str
+    size: int
+
+
+def _write(f: BinaryIO, hasher: hashlib._Hash, data: bytes) -> None:
+    f.write(data)
+    hasher.update(data)
+
+
+def _finish(f: BinaryIO) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+    f.close()
+
+
+async def receive(chunks: AsyncIterable[bytes], staging_dir: Path, max_bytes: int) -> Received:
+    """Spool a body to a fsynced temp file, hashing as it goes; memory stays at one batch."""
+    path = new_temp(staging_dir, ".part")
+    hasher = hashlib.sha256()
+    size = 0
+    batch = bytearray()
+    f = open(path, "wb")  # noqa: ASYNC230 - writes go through a worker thread below
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large(max_bytes)
+            batch += chunk
+            if len(batch) >= WRITE_BATCH:
+                await anyio.to_thread.run_sync(_write, f, hasher, bytes(batch))
+                batch.clear()
+        await anyio.to_thread.run_sync(_write, f, hasher, bytes(batch))
+        await anyio.to_thread.run_sync(_finish, f)
+    except BaseException:
+        f.close()
+        remove_quietly(path)
+        raise
+    return Received(path=path, sha256=hasher.hexdigest(), size=size)
+
+
+async def describe(path: Path, exif_utc_offset_minutes: int) -> MediaFacts:
+    """The file's facts, or MediaRefused (415 not media, 422 decompression bomb)."""
+    try:
+        return await anyio.to_thread.run_sync(
+            lambda: describe_file(path, exif_utc_offset_minutes=exif_utc_offset_minutes)
+        )
+    except NotMedia as exc:
+        raise MediaRefused(415, "body", str(exc)) from None
+    except DecompressionBomb as exc:
+        raise MediaRefused(422, "body", str(exc)) from None
+
+
+async def accept(
+    received: Received, expected_sha256: str, store: MediaStore, exif_utc_offset_minutes: int
+) -> MediaFacts:
+    """Check the spooled file against its name and type, then store it (consuming it)."""
+    try:
+        if received.sha256 != expected_sha256:
+            raise MediaRefused(
+                422, "sha256", f"the bytes hash to {received.sha256}, not {expected_sha256}"
+            )
+        facts = await describe(received.path, exif_utc_offset_minutes)
+        await store.put_file(object_key(expected_sha256), received.path, facts.content_type)
+    finally:
+        remove_quietly(received.path)
+    return facts
+
+
+def has_thumbnails(content_type: str) -> bool:
+    return content_type != PDF and (content_type not in (HEIC, HEIF) or HEIF_DECODER)
+
+
+def _insert(session: AsyncSession, table):  # type: ignore[no-untyped-def]
+    dialect = session.bind.dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+async def record(
+    session: AsyncSession, sha256: str, size: int, facts: MediaFacts, now: datetime
+) -> bool:
+    """Insert the row of stored bytes (and its thumbnail job); False if it was held already."""
+    inserted = await session.execute(
+        _insert(session, MediaObject)
+        .values(
+            sha256=sha256,
+            size_bytes=size,
+            content_type=facts.content_type,
+            stored_at=now,
+            width=facts.width,
+            height=facts.height,
+            taken_at=facts.taken_at,
+            lat=facts.lat,
+            lon=facts.lon,
+        )
+        .on_conflict_do_nothing(index_elements=["sha256"])
+        .returning(MediaObject.sha256)
+    )
+    if inserted.first() is None:
+        return False
+    await session.execute(
+        _insert(session, ThumbnailJob)
+        .values(
+            sha256=sha256,
+            status="pending" if has_thumbnails(facts.content_type) else "none",
+            attempts=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["sha256"])
+    )
+    return True
+
+
+async def held(session: AsyncSession, sha256: str) -> MediaObject | None:
+    return await session.get(MediaObject, sha256)

@@ -1,0 +1,157 @@
+"""Thumbnails, made off the request path by a worker that works through a job table.
+
+A job row is written in the same transaction as its object's row, so a crash or restart
+loses no job: the worker starts by taking up every pending one. Rendering is idempotent
+(same bytes in, same key out), so two workers racing on one job do no harm. JPEGs are
+decoded in draft mode, at the smallest scale that still covers the screen size, so a
+12-megapixel photo is never fully decoded; EXIF orientation is applied before resizing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio.to_thread
+from PIL import Image, ImageOps
+from sqlalchemy import select, update
+
+from media.images import MAX_PIXELS, DecompressionBomb
+from media.models import MediaObject, ThumbnailJob
+from media.store import MediaStore, Variant, new_temp, object_key, remove_quietly
+from sync.clock import Clock
+
+logger = logging.getLogger("kancha.thumbnails")
+
+SIZES: dict[Variant, int] = {"small": 320, "screen": 1600}
+QUALITY = 82
+MAX_ATTEMPTS = 3
+BATCH = 20
+
+
+def _fit(width: int, height: int, box: int) -> tuple[int, int]:
+    scale = min(1.0, box / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    thumbnails: dict[Variant, bytes]  # JPEG bytes of each size
+    decoded_size: tuple[int, int]  # pixels actually decoded (draft mode shrinks JPEGs)
+
+
+def render(path: Path) -> Rendered:
+    """Both thumbnails of the image at `path`."""
+    with Image.open(path) as image:
+        if image.width * image.height > MAX_PIXELS:
+            raise DecompressionBomb(f"{image.width}x{image.height} pixels")
+        if image.format in ("JPEG", "MPO"):
+            image.draft("RGB", _fit(image.width, image.height, SIZES["screen"]))
+        image.load()
+        decoded = image.size
+        upright = ImageOps.exif_transpose(image)
+        if upright.mode not in ("RGB", "L"):
+            upright = upright.convert("RGB")
+        out: dict[Variant, bytes] = {}
+        current = upright
+        for variant in ("screen", "small"):  # big first, then shrink the big one
+            current = current.copy()
+            current.thumbnail((SIZES[variant], SIZES[variant]), Image.Resampling.LANCZOS)
+            buffer = io.BytesIO()
+            current.save(buffer, "JPEG", quality=QUALITY, optimize=True)
+            out[variant] = buffer.getvalue()
+        return Rendered(thumbnails=out, decoded_size=decoded)
+
+
+class ThumbnailWorker:
+    """Takes pending jobs from the table, renders, stores, marks them done."""
+
+    def __init__(
+        self, database, store: MediaStore, clock: Clock, poll_seconds: float = 1.0
+    ) -> None:
+        self.database = database
+        self.store = store
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                while await self.run_pending():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not end the worker
+                logger.exception("thumbnail worker pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+
+    async def run_pending(self) -> int:
+        """One pass over (up to BATCH) pending jobs; the number of jobs it settled."""
+        async with self.database.session(write=False) as session:
+            rows = (
+                await session.execute(
+                    select(ThumbnailJob.sha256, ThumbnailJob.attempts, MediaObject.content_type)
+                    .join(MediaObject, MediaObject.sha256 == ThumbnailJob.sha256)
+                    .where(ThumbnailJob.status == "pending")
+                    .order_by(ThumbnailJob.created_at, ThumbnailJob.sha256)
+                    .limit(BATCH)
+                )
+            ).all()
+        for sha256, attempts, _content_type in rows:
+            await self._run_one(sha256, attempts)
+        return len(rows)
+
+    async def _run_one(self, sha256: str, attempts: int) -> None:
+        try:
+            await self.make(sha256)
+        except Exception as exc:
+            logger.warning("thumbnails of %s failed: %s", sha256, exc)
+            failed = attempts + 1 >= MAX_ATTEMPTS
+            await self._settle(
+                sha256,
+                status="failed" if failed else "pending",
+                attempts=attempts + 1,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+            return
+        await self._settle(sha256, status="done", attempts=attempts + 1, error=None)
+
+    async def make(self, sha256: str) -> None:
+        """Render and store both thumbnails of one stored object."""
+        original = object_key(sha256)
+        local = self.store.local_path(original)
+        temp = None
+        if local is None:
+            temp = new_temp(self.store.staging_dir, ".thumb-src")
+            await self.store.fetch(original, temp)
+            local = temp
+        try:
+            rendered = await anyio.to_thread.run_sync(render, local)
+        finally:
+            remove_quietly(temp)
+        for variant, data in rendered.thumbnails.items():
+            await self.store.put_bytes(object_key(sha256, variant), data, "image/jpeg")
+
+    async def _settle(self, sha256: str, *, status: str, attempts: int, error: str | None) -> None:
+        async with self.database.session() as session:
+            await session.execute(
+                update(ThumbnailJob)
+                .where(ThumbnailJob.sha256 == sha256, ThumbnailJob.status == "pending")
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    error=error,
+                    finished_at=self.clock.now() if status != "pending" else None,
+                )
+            )
+            await session.commit()

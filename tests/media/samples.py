@@ -1,0 +1,95 @@
+"""Sample media made on the spot: JPEGs with real EXIF (time, GPS, orientation), PNGs,
+PDFs, HEIC-looking files, and refusals (not media, bombs). Shared with bench/media.py."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import random
+from datetime import datetime
+from fractions import Fraction
+
+from PIL import Image
+
+EXIF_IFD, GPS_IFD = 0x8769, 0x8825
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = round((value - degrees - minutes / 60) * 3600, 4)
+    return (Fraction(degrees), Fraction(minutes), Fraction(seconds).limit_denominator(10000))
+
+
+def photo(
+    width: int = 640,
+    height: int = 480,
+    *,
+    taken_at: datetime | None = None,
+    offset: str | None = None,
+    gps: tuple[float, float] | None = None,
+    orientation: int | None = None,
+    seed: int = 0,
+    quality: int = 85,
+    noise: bool = False,
+) -> bytes:
+    """A JPEG photo; `taken_at` is written as camera-local time (with `offset` if given)."""
+    rng = random.Random(seed)
+    base = Image.linear_gradient("L").resize((width, height))
+    colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+    image = Image.merge("RGB", (base, Image.new("L", (width, height), colour[1]), base.rotate(90)))
+    if noise:
+        grain = Image.effect_noise((width, height), 24).convert("RGB")
+        image = Image.blend(image, grain, 0.35)
+    image.putpixel((seed % width, 0), colour)  # different seeds, different bytes
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    if taken_at is not None:
+        exif[0x0132] = taken_at.strftime("%Y:%m:%d %H:%M:%S")
+        exif.get_ifd(EXIF_IFD)[0x9003] = taken_at.strftime("%Y:%m:%d %H:%M:%S")
+        if offset is not None:
+            exif.get_ifd(EXIF_IFD)[0x9011] = offset
+    if gps is not None:
+        lat, lon = gps
+        ifd = exif.get_ifd(GPS_IFD)
+        ifd[1] = "N" if lat >= 0 else "S"
+        ifd[2] = _dms(lat)
+        ifd[3] = "E" if lon >= 0 else "W"
+        ifd[4] = _dms(lon)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, exif=exif)
+    return buffer.getvalue()
+
+
+def png(width: int = 64, height: int = 48) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 200, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def pdf() -> bytes:
+    return (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+        b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+        b"trailer << /Root 1 0 R >>\n%%EOF\n"
+    )
+
+
+@functools.cache
+def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A tiny PNG that claims 400 megapixels: decoding it would need over 1 GiB."""
+    buffer = io.BytesIO()
+    Image.new("1", (width, height)).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def fake_jpeg() -> bytes:
+    """JPEG magic bytes followed by rubbish: magic alone must not pass."""
+    return b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 100
