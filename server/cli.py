@@ -80,6 +80,26 @@ def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
+    """Recompute every case's timeline, timings and progress from the log."""
+    from sync.recalc import recalc_everything
+
+    _prepare(settings)
+
+    async def run() -> dict[str, float]:
+        database = Database(settings.resolved_database_url)
+        try:
+            return await recalc_everything(database.write_sessions, batch=max(1, args.batch))
+        finally:
+            await database.dispose()
+
+    done = asyncio.run(run())
+    print(
+        f"recalculated {done['cases']} cases ({done['events']} events) in {done['seconds']:.1f} s"
+    )
+    return 0
+
+
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from server.simulator.cli import run_from_args
 
@@ -113,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = user.add_parser("revoke", help="revoke a user's token")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_user_revoke)
+
+    recalc = sub.add_parser("recalc", help="recompute every case's timings from the log")
+    recalc.add_argument("--batch", type=int, default=500, help="cases per transaction")
+    recalc.set_defaults(func=cmd_recalc)
 
     from server.simulator.cli import add_simulate_parser
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -48,7 +48,7 @@ class SlaReport(msgspec.Struct, kw_only=True):
 
 def _aware(name: str, value: str) -> datetime:
     try:
-        return msgspec.convert(value, AwareTime, strict=False)
+        return msgspec.convert(value, AwareTime, strict=False).astimezone(UTC)
     except msgspec.ValidationError:
         raise FieldError(name, "must be an RFC 3339 time with offset") from None
 
