@@ -173,9 +173,10 @@ async def store(session: AsyncSession, results: Iterable[Computed]) -> None:
     await session.execute(delete(CaseTiming).where(CaseTiming.case_id.in_(ids)))
     await session.execute(delete(CaseProgress).where(CaseProgress.case_id.in_(ids)))
     timing_rows = [row for c in results for row in _timing_rows(c)]
+    # Core inserts (not the ORM's bulk path): these rows are never loaded as objects here.
     if timing_rows:
-        await session.execute(_insert(session, CaseTiming), timing_rows)
-    await session.execute(_insert(session, CaseProgress), [_progress_row(c) for c in results])
+        await session.execute(CaseTiming.__table__.insert(), timing_rows)
+    await session.execute(CaseProgress.__table__.insert(), [_progress_row(c) for c in results])
     newest: dict[int, tuple[Event, str]] = {}
     for c in results:
         for surveyor_id, event in _positions(c).items():
