@@ -51,6 +51,8 @@ def _aware(name: str, value: str) -> datetime:
         return msgspec.convert(value, AwareTime, strict=False).astimezone(UTC)
     except msgspec.ValidationError:
         raise FieldError(name, "must be an RFC 3339 time with offset") from None
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 has no UTC equivalent
+        raise FieldError(name, "out of range") from None
 
 
 @get(

@@ -123,6 +123,8 @@ async def test_sla_report_as_csv(client, tokens, clock):
         ({"from": "2026-01-05T00:00:00"}, "from"),
         ({"to": "2026-01-01T00:00:00Z"}, "to"),
         ({"to": "2099-01-01T00:00:00Z"}, "to"),
+        ({"from": "0001-01-01T00:00:00+14:00"}, "from"),
+        ({"from": "2026-01-05T00:00:00\u0000Z"}, "from"),
     ],
 )
 async def test_bad_report_query_is_400_naming_it(client, tokens, params, field):
