@@ -290,5 +290,8 @@ async def _serve(
         )
     url = await media.store.signed_url(key, settings.signed_url_seconds, content_type)
     return Redirect(  # type: ignore[return-value]
-        path=url or "", status_code=307, headers={"Cache-Control": "no-store"}
+        path=url or "",
+        status_code=307,
+        headers={"Cache-Control": "no-store"},
+        media_type="text/plain",
     )

@@ -83,6 +83,8 @@ class UploadController(Controller):
     tags = ["uploads (tus 1.0.0)"]
     dependencies = {"media": Provide(provide_media, sync_to_thread=False)}
 
+    # Named to sort before `create`: Litestar registers a controller's handlers by name, and
+    # an OPTIONS handler registered after another on the same path loses to its automatic one.
     @route(
         "/",
         http_method="OPTIONS",
@@ -90,7 +92,7 @@ class UploadController(Controller):
         exclude_from_auth=True,
         summary="tus discovery: version, extensions, checksum algorithms, size limit",
     )
-    async def options(self, settings: NamedDependency[Settings]) -> Response[None]:
+    async def advertise(self, settings: NamedDependency[Settings]) -> Response[None]:
         return tus_response(
             204,
             {
