@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import io
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,8 @@ SIZES: dict[Variant, int] = {"small": 320, "screen": 1600}
 QUALITY = 82
 MAX_ATTEMPTS = 3
 BATCH = 20
+MAX_DEFER_SECONDS = 5.0
+DEFER_STEP = 0.05
 
 
 def _fit(width: int, height: int, box: int) -> tuple[int, int]:
@@ -78,9 +81,27 @@ class ThumbnailWorker:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        # Bodies streaming in right now: rendering waits for them (up to MAX_DEFER_SECONDS
+        # per job) so thumbnails never slow an upload down.
+        self.uploads_in_flight = 0
 
     def wake(self) -> None:
         self._wake.set()
+
+    @contextlib.contextmanager
+    def upload(self) -> Iterator[None]:
+        """Mark a request body streaming in (the worker defers to it)."""
+        self.uploads_in_flight += 1
+        try:
+            yield
+        finally:
+            self.uploads_in_flight -= 1
+
+    async def _quiet(self) -> None:
+        for _ in range(int(MAX_DEFER_SECONDS / DEFER_STEP)):
+            if self.uploads_in_flight == 0:
+                return
+            await asyncio.sleep(DEFER_STEP)
 
     async def run_forever(self) -> None:
         while True:
@@ -108,6 +129,7 @@ class ThumbnailWorker:
                 )
             ).all()
         for sha256, attempts, _content_type in rows:
+            await self._quiet()
             await self._run_one(sha256, attempts)
         return len(rows)
 

@@ -182,10 +182,13 @@ class MediaController(Controller):
                 status_code=200,
             )
         try:
-            received = await receive(
-                body_chunks(request), media.store.staging_dir, settings.max_media_bytes
-            )
-            facts = await accept(received, sha256, media.store, settings.exif_utc_offset_minutes)
+            with media.worker.upload():
+                received = await receive(
+                    body_chunks(request), media.store.staging_dir, settings.max_media_bytes
+                )
+                facts = await accept(
+                    received, sha256, media.store, settings.exif_utc_offset_minutes
+                )
         except MediaRefused as exc:
             raise refused(exc) from None
         except ClientGone:

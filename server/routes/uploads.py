@@ -195,13 +195,14 @@ class UploadController(Controller):
                 upload = await find_upload(session, user, upload_id, clock)
             if upload.completed_at is not None:
                 raise TusError(409, f"upload {upload_id}: already complete")
-            new_offset = await append(
-                upload,
-                media.uploads_dir,
-                offset_header=request.headers.get("upload-offset"),
-                checksum_header=request.headers.get("upload-checksum"),
-                chunks=body_chunks(request),
-            )
+            with media.worker.upload():
+                new_offset = await append(
+                    upload,
+                    media.uploads_dir,
+                    offset_header=request.headers.get("upload-offset"),
+                    checksum_header=request.headers.get("upload-checksum"),
+                    chunks=body_chunks(request),
+                )
             if new_offset == upload.length:
                 await finalize(
                     db_session,

@@ -74,6 +74,20 @@ def png(width: int = 64, height: int = 48) -> bytes:
     return buffer.getvalue()
 
 
+def heic(width: int = 64, height: int = 48) -> bytes:
+    """A real HEIC (HEVC-coded HEIF), as phones write them."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 10, 10)).save(buffer, "HEIF")
+    return buffer.getvalue()
+
+
+def fake_heic() -> bytes:
+    return b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"rubbish" * 50
+
+
 def pdf() -> bytes:
     return (
         b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"

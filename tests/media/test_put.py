@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from media.models import MediaObject, ThumbnailJob
 from media.store import object_key
-from tests.media.samples import fake_jpeg, pdf, photo, png, png_bomb, sha
+from tests.media.samples import fake_heic, fake_jpeg, heic, pdf, photo, png, png_bomb, sha
 
 
 def put(client, data: bytes, headers, name: str | None = None, **kwargs):
@@ -50,8 +50,8 @@ async def test_new_photo_is_201_then_200_and_stored_once(client, tokens, db, set
 
 @pytest.mark.parametrize(
     ("make", "content_type"),
-    [(png, "image/png"), (pdf, "application/pdf")],
-    ids=["png", "pdf"],
+    [(png, "image/png"), (pdf, "application/pdf"), (heic, "image/heic")],
+    ids=["png", "pdf", "heic"],
 )
 async def test_png_and_pdf_are_taken(client, tokens, db, make, content_type):
     data = make()
@@ -77,8 +77,8 @@ async def test_hash_mismatch_is_422_and_nothing_is_kept(client, tokens, db, sett
 
 @pytest.mark.parametrize(
     "data",
-    [b"GIF89a" + b"\x00" * 100, b"hello world", fake_jpeg(), b""],
-    ids=["gif", "text", "jpeg-magic-only", "empty"],
+    [b"GIF89a" + b"\x00" * 100, b"hello world", fake_jpeg(), fake_heic(), b""],
+    ids=["gif", "text", "jpeg-magic-only", "heic-magic-only", "empty"],
 )
 async def test_not_media_is_415(client, tokens, db, settings, data):
     response = await put(client, data, tokens["sv1"])

@@ -1,0 +1,214 @@
+"""Media benchmark: upload throughput against a plain file copy, thumbnails per second,
+and the server's peak RSS growth while one 200 MiB upload goes through.
+
+Runs a real `kancha serve` (SQLite, media on local disk) in a temp folder and prints JSON.
+Targets (issue 5): ratio >= 0.3, RSS growth < 64 MiB.
+
+    .venv/bin/python bench/media.py [--photos 8] [--big-mib 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from media.thumbnails import render  # noqa: E402
+from tests.live import ServerProcess  # noqa: E402
+from tests.media.samples import photo  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+def make_photos(folder: Path, count: int) -> list[Path]:
+    """12-megapixel JPEGs with camera EXIF (time, offset, GPS), grain so they compress
+    like real photos (a few MB each)."""
+    paths = []
+    start = datetime(2026, 1, 5, 15, 40)
+    for i in range(count):
+        data = photo(
+            4000,
+            3000,
+            seed=i,
+            noise=True,
+            quality=90,
+            taken_at=start + timedelta(minutes=i),
+            offset="+08:00",
+            gps=(31.2304 + i * 1e-4, 121.4737),
+        )
+        path = folder / f"IMG_{i:04d}.jpg"
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def rss_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def token_for(env: dict[str, str], cwd: Path) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "server.cli", "user", "add", "bench", "--role", "admin"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+def plain_copy_mb_s(paths: list[Path], folder: Path) -> float:
+    """The same bytes copied file to file, fsynced like the server does."""
+    folder.mkdir()
+    total = sum(p.stat().st_size for p in paths)
+    began = time.perf_counter()
+    for p in paths:
+        dest = folder / p.name
+        shutil.copyfile(p, dest)
+        with open(dest, "rb+") as f:
+            os.fsync(f.fileno())
+    return total / MiB / (time.perf_counter() - began)
+
+
+def upload_mb_s(base: str, headers: dict, paths: list[Path]) -> float:
+    total = sum(p.stat().st_size for p in paths)
+    bodies = [(p.read_bytes(), hashlib.sha256(p.read_bytes()).hexdigest()) for p in paths]
+    with httpx.Client(timeout=600) as http:
+        warm = photo(64, 48, seed=999)  # first request pays imports and connection set-up
+        digest = hashlib.sha256(warm).hexdigest()
+        assert http.put(f"{base}/v1/media/{digest}", content=warm, headers=headers).is_success
+        began = time.perf_counter()
+        for data, digest in bodies:
+            response = http.put(f"{base}/v1/media/{digest}", content=data, headers=headers)
+            assert response.status_code == 201, response.text
+        elapsed = time.perf_counter() - began
+    return total / MiB / elapsed
+
+
+def thumbnails_per_second(paths: list[Path]) -> tuple[float, float]:
+    began = time.perf_counter()
+    for p in paths:
+        render(p)
+    elapsed = time.perf_counter() - began
+    return len(paths) / elapsed, 2 * len(paths) / elapsed
+
+
+def big_upload_rss(base: str, headers: dict, pid: int, folder: Path, mib: int) -> dict:
+    """Stream one `mib` MiB document through PUT and watch the server's RSS meanwhile."""
+    path = folder / "big.pdf"
+    digest = hashlib.sha256()
+    with open(path, "wb") as f:
+        head = b"%PDF-1.7\n"
+        f.write(head)
+        digest.update(head)
+        for _ in range(mib):
+            block = os.urandom(MiB)
+            f.write(block)
+            digest.update(block)
+    size = path.stat().st_size
+    baseline = rss_kib(pid, "VmRSS")
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset the peak (VmHWM) to now
+    peak = [baseline]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib(pid, "VmRSS"))
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+
+    def body():
+        with open(path, "rb") as f:
+            while block := f.read(256 * 1024):
+                yield block
+
+    began = time.perf_counter()
+    with httpx.Client(timeout=600) as http:
+        response = http.put(
+            f"{base}/v1/media/{digest.hexdigest()}",
+            content=body(),
+            headers={**headers, "Content-Length": str(size)},
+        )
+    elapsed = time.perf_counter() - began
+    done.set()
+    sampler.join()
+    assert response.status_code == 201, response.text
+    hwm = rss_kib(pid, "VmHWM")
+    return {
+        "bytes": size,
+        "seconds": round(elapsed, 3),
+        "mb_per_s": round(size / MiB / elapsed, 1),
+        "rss_before_mib": round(baseline / 1024, 1),
+        "rss_peak_mib": round(max(hwm, peak[0]) / 1024, 1),
+        "rss_growth_mib": round((max(hwm, peak[0]) - baseline) / 1024, 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=8)
+    parser.add_argument("--big-mib", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kancha-bench-") as tmp:
+        folder = Path(tmp)
+        (folder / "in").mkdir()
+        paths = make_photos(folder / "in", args.photos)
+        mean_mb = sum(p.stat().st_size for p in paths) / len(paths) / MiB
+        env = {
+            "KANCHA_DATA_DIR": str(folder / "data"),
+            "KANCHA_MAX_MEDIA_BYTES": str((args.big_mib + 16) * MiB),
+            "PYTHONPATH": str(ROOT),
+        }
+        server = ServerProcess(env, folder)
+        server.start()
+        try:
+            headers = {"Authorization": f"Bearer {token_for(server.env, folder)}"}
+            copy = plain_copy_mb_s(paths, folder / "copy")
+            api = upload_mb_s(server.url, headers, paths)
+            photos_s, thumbs_s = thumbnails_per_second(paths)
+            big = big_upload_rss(server.url, headers, server.proc.pid, folder, args.big_mib)
+        finally:
+            server.stop()
+    result = {
+        "photos": args.photos,
+        "photo_pixels": 4000 * 3000,
+        "photo_mean_mib": round(mean_mb, 2),
+        "upload_mb_per_s": round(api, 1),
+        "plain_copy_mb_per_s": round(copy, 1),
+        "upload_vs_copy_ratio": round(api / copy, 3),
+        "photos_thumbnailed_per_s": round(photos_s, 2),
+        "thumbnails_per_s": round(thumbs_s, 2),
+        "big_upload": big,
+        "targets": {
+            "ratio_at_least": 0.3,
+            "ratio_met": api / copy >= 0.3,
+            "rss_growth_under_mib": 64,
+            "rss_met": big["rss_growth_mib"] < 64,
+        },
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
