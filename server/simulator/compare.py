@@ -142,9 +142,11 @@ def compare_timings(fetched: list[Fetched], ledger: Ledger, speed: float) -> dic
     if not fetched or any(f.case is None or "timings" not in f.case for f in fetched):
         return {"compared": UNAVAILABLE}
     errors: list[dict] = []
+    by_source: dict[str, float] = {}  # time source of an end -> its largest error
     within: dict[str, Counter] = {name: Counter() for name in TIMED}
     for f in fetched:
         server = {t["name"]: t for t in f.case["timings"]}  # type: ignore[index]
+        sources = {e.get("packet_id"): e.get("source") for e in f.case.get("events", [])}  # type: ignore[union-attr]
         for name in TIMED:
             start, start_kind, end, end_kind = _true_ends(f.truth, name)
             timing = server.get(name)
@@ -165,6 +167,12 @@ def compare_timings(fetched: list[Fetched], ledger: Ledger, speed: float) -> dic
                     error["missing"] = True
                     break
                 off = abs((server_at - true_at).total_seconds())
+                source = (
+                    "dispatch"
+                    if kind == "dispatch"
+                    else sources.get(f.truth.first_packet.get(kind))
+                )
+                by_source[str(source)] = max(by_source.get(str(source), 0.0), round(off, 3))
                 allowed = ACCURACY_S + _latency_s(f.truth, kind, ledger, speed)
                 worst = max(worst, off)
                 over = over or off > allowed
@@ -181,12 +189,12 @@ def compare_timings(fetched: list[Fetched], ledger: Ledger, speed: float) -> dic
                 counts["server_within"] += timing.get("state") == "met"
     measured = [e for e in errors if "error_s" in e]
     worst = max(measured, key=lambda e: e["error_s"], default=None)
-    gps = [e["error_s"] for e in measured if e["source"] == "gps"]
     return {
         "compared": len(measured),
         "missing": sum(1 for e in errors if e.get("missing")),
         "max_error_s": worst["error_s"] if worst else None,
-        "max_error_gps_s": max(gps, default=None),
+        "max_error_gps_s": by_source.get("gps"),
+        "max_error_by_source_s": by_source,
         "over_2s": sum(1 for e in measured if e["error_s"] > ACCURACY_S),
         "over_allowed": sum(1 for e in measured if e["over"]),
         "worst": worst,
@@ -200,6 +208,7 @@ def compare_timings(fetched: list[Fetched], ledger: Ledger, speed: float) -> dic
             for name, c in within.items()
         },
         "examples_over": [e for e in errors if e.get("over") or e.get("missing")][:5],
+        "largest": sorted(measured, key=lambda e: -e["error_s"])[:5],
     }
 
 

@@ -25,7 +25,7 @@ class Options:
     clock_skew_min: float = 10.0
     photos: int = 3
     tus_share: float = 0.3
-    no_fix: float = 0.1
+    no_fix: float = 0.0
     anomalies: int = -1  # of each kind; -1: about 2% of cases, at least one
     seed: int = 7
     speed: float = 360.0

@@ -169,6 +169,7 @@ async def _play(target: Target, opts: Options, devices: list[DevicePlan], quiet:
         "photos": compare_photos(fetched, ledger),
         "timings": compare_timings(fetched, ledger, opts.speed),
         "anomalies": compare_anomalies(fetched),
+        "latency_ms": ledger.latency_ms(),
         "notes": ledger.notes,
     }
     result["failures"] = failures(result)

@@ -8,6 +8,7 @@ import hashlib
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,9 +38,12 @@ class Env:
     dispatcher: dict[str, str]
     ledger: Ledger
     progress: Progress
-    flush_every_s: float = 0.4
+    flush_every_s: float = 1.0  # real seconds between a connected tablet's flushes
     reused: set[Photo] = field(default_factory=set)  # photos planted on two cases
     shared_photos: dict[Photo, bytes] = field(default_factory=dict)
+    # Photos are made on threads of their own, so that slow tus uploads (threads too, as
+    # tuspy is blocking) never hold up a tablet's recording of events.
+    cameras: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2))
 
     async def sleep_until(self, when: datetime) -> None:
         delay = (when - self.clock.now()).total_seconds() / self.opts.speed
@@ -71,12 +75,15 @@ class Tablet:
     async def run(self) -> None:
         flusher = asyncio.create_task(self._flush_loop())
         try:
+            # Dispatches keep to the plan: a slow server delays one case, not the rest.
             at = self.env.day_start + timedelta(seconds=self.plan.start_s)
             for case in self.plan.cases:
                 at += timedelta(seconds=case.gap_before_s)
-                await self.env.sleep_until(at)
                 truth = self.truths[case.index]
-                if not await self._open_and_dispatch(case, truth):
+                await self.env.sleep_until(at - timedelta(seconds=case.report_lead_s))
+                opened = await self._open(case, truth)
+                await self.env.sleep_until(at)
+                if not opened or not await self._dispatch(truth):
                     self.env.progress.advance(len(case.steps))
                     continue
                 assert truth.dispatched_at is not None
@@ -85,16 +92,17 @@ class Tablet:
                     await self.env.sleep_until(when)
                     await self._record(case, truth, step, when)
                     self.env.progress.advance(1)
-                at = truth.dispatched_at + timedelta(seconds=case.duration_s)
+                at += timedelta(seconds=case.duration_s)
         finally:
             self.finished = True
             await flusher
 
-    async def _open_and_dispatch(self, case: CasePlan, truth: CaseTruth) -> bool:
-        env, now = self.env, self.env.clock.now()
+    async def _open(self, case: CasePlan, truth: CaseTruth) -> bool:
+        """The desk takes the accident report (it came in a few minutes before)."""
+        env = self.env
         body = {
             "case_no": case.case_no,
-            "reported_at": stamp(now - timedelta(seconds=case.report_lead_s)),
+            "reported_at": stamp(env.clock.now()),
             "location": {"lat": case.lat, "lon": case.lon},
             "address": case.address,
             "zone": case.zone,
@@ -102,18 +110,30 @@ class Tablet:
             "simple_procedure": case.simple,
         }
         try:
+            started = time.perf_counter()
             opened = await env.http.post("/v1/cases", json=body, headers=env.dispatcher)
-            if opened.status_code not in (200, 201):
-                env.ledger.note(f"POST /v1/cases: {opened.status_code} {opened.text[:200]}")
-                return False
-            truth.case_id = opened.json()["id"]
+            env.ledger.took("open case", time.perf_counter() - started)
+        except httpx.HTTPError as exc:
+            env.ledger.note(f"opening a case: {type(exc).__name__}")
+            return False
+        if opened.status_code not in (200, 201):
+            env.ledger.note(f"POST /v1/cases: {opened.status_code} {opened.text[:200]}")
+            return False
+        truth.case_id = opened.json()["id"]
+        return True
+
+    async def _dispatch(self, truth: CaseTruth) -> bool:
+        env = self.env
+        try:
+            started = time.perf_counter()
             sent = await env.http.post(
                 f"/v1/cases/{truth.case_id}/dispatch",
                 json={"surveyor": self.plan.name},
                 headers=env.dispatcher,
             )
+            env.ledger.took("dispatch", time.perf_counter() - started)
         except httpx.HTTPError as exc:
-            env.ledger.note(f"opening or dispatching a case: {type(exc).__name__}")
+            env.ledger.note(f"dispatching a case: {type(exc).__name__}")
             return False
         if sent.status_code != 200:
             env.ledger.note(f"dispatch: {sent.status_code} {sent.text[:200]}")
@@ -158,7 +178,10 @@ class Tablet:
     async def _take_photo(self, photo: Photo, when: datetime) -> str:
         data = self.env.shared_photos.get(photo)
         if data is None:
-            data = await asyncio.to_thread(make_jpeg, photo, when + self.skew, when)
+            loop = asyncio.get_running_loop()
+            data = await loop.run_in_executor(
+                self.env.cameras, make_jpeg, photo, when + self.skew, when
+            )
             if photo in self.env.reused:  # a reused photo must be the very same bytes
                 data = self.env.shared_photos.setdefault(photo, data)
         sha = hashlib.sha256(data).hexdigest()
@@ -234,6 +257,7 @@ class Tablet:
             ledger.push_errors[type(exc).__name__] += 1
             return None
         rtt = time.perf_counter() - started
+        ledger.took("push", rtt)
         ledger.pushes += 1
         if response.status_code != 200:
             ledger.push_errors[str(response.status_code)] += 1
@@ -255,12 +279,15 @@ class Tablet:
         for sha, (data, via_tus) in list(self.media.items()):
             if not self._online():
                 return
+            started = time.perf_counter()
             try:
                 if via_tus:
                     ledger.tus_resumed.append(await tus_media(env.base_url, self.auth, sha, data))
+                    ledger.took("tus upload (all requests)", time.perf_counter() - started)
                     ledger.media_tus += 1
                 else:
                     status = await put_media(env.http, self.auth, sha, data)
+                    ledger.took("PUT media", time.perf_counter() - started)
                     if status not in (200, 201):
                         ledger.media_errors[f"PUT {status}"] += 1
                         continue

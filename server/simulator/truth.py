@@ -42,7 +42,28 @@ class Ledger:
     max_lag_s: float = 0.0  # how late (simulated s) an event was recorded after its time
     unsent: int = 0  # packets still queued when the tablet gave up
     notes: list[str] = field(default_factory=list)
+    latency: dict[str, list[float]] = field(default_factory=dict)  # request kind -> real s
+
+    def took(self, kind: str, seconds: float) -> None:
+        self.latency.setdefault(kind, []).append(seconds)
+
+    def latency_ms(self) -> dict[str, dict[str, float]]:
+        """p50 / p99 / max of each kind of request, in real milliseconds."""
+        out = {}
+        for kind, values in sorted(self.latency.items()):
+            ordered = sorted(values)
+            out[kind] = {
+                "n": len(ordered),
+                "p50": _at(ordered, 0.5),
+                "p99": _at(ordered, 0.99),
+                "max": _at(ordered, 1.0),
+            }
+        return out
 
     def note(self, message: str) -> None:
         if len(self.notes) < 20 and message not in self.notes:
             self.notes.append(message)
+
+
+def _at(ordered: list[float], q: float) -> float:
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)

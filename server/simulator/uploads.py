@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 
-TUS_CHUNK = 8 * 1024
+_TUS_THREADS = ThreadPoolExecutor(16, thread_name_prefix="tus")  # tuspy blocks
 
 
 class UploadUnavailable(Exception):
@@ -30,11 +31,12 @@ def _tus_cut_and_resume(base_url: str, headers: dict, sha: str, data: bytes) -> 
     one ask the server for its offset and finish. Returns the offset it resumed from."""
     tus = tus_client.TusClient(f"{base_url}/v1/uploads", headers=dict(headers))
     metadata = {"sha256": sha, "filename": f"{sha[:16]}.jpg"}
-    first = tus.uploader(file_stream=io.BytesIO(data), chunk_size=TUS_CHUNK, metadata=metadata)
+    chunk = max(1, (len(data) + 1) // 2)
+    first = tus.uploader(file_stream=io.BytesIO(data), chunk_size=chunk, metadata=metadata)
     first.upload(stop_at=max(1, len(data) // 2))
     url = first.url
     del first  # the connection is gone; only the upload URL survives, as a tablet keeps it
-    second = tus.uploader(file_stream=io.BytesIO(data), url=url, chunk_size=TUS_CHUNK)
+    second = tus.uploader(file_stream=io.BytesIO(data), url=url, chunk_size=chunk)
     resumed_from = second.offset
     second.upload()
     return resumed_from
@@ -42,7 +44,10 @@ def _tus_cut_and_resume(base_url: str, headers: dict, sha: str, data: bytes) -> 
 
 async def tus_media(base_url: str, headers: dict, sha: str, data: bytes) -> int:
     try:
-        return await asyncio.to_thread(_tus_cut_and_resume, base_url, headers, sha, data)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            _TUS_THREADS, _tus_cut_and_resume, base_url, headers, sha, data
+        )
     except TusCommunicationError as exc:
         if exc.status_code in (404, 405):
             raise UploadUnavailable(f"tus /v1/uploads: {exc.status_code}") from None

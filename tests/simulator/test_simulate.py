@@ -1,0 +1,115 @@
+"""A small simulated day, end to end through the real server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from server.db import Database
+from server.simulator.compare import UNAVAILABLE
+from server.simulator.report import failures
+from tests.factories import make_user
+from tests.live import running_server
+
+SMALL_DAY = [
+    "--devices", "3", "--cases", "6", "--photos", "2", "--speed", "900",
+    "--offline", "0.3", "--duplicates", "0.5", "--reorder", "0.5", "--clock-skew", "20",
+    "--tus", "0.5", "--no-fix", "0.2", "--anomalies", "1", "--seed", "11",
+]  # fmt: skip
+
+
+def _simulate(args: list[str], env: dict[str, str] | None = None) -> tuple[int, dict, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KANCHA_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "server.cli", "simulate", "--json", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        env={**base, **(env or {})},
+        timeout=300,
+    )
+    report = json.loads(done.stdout) if done.stdout.strip().startswith("{") else {}
+    return done.returncode, report, done.stderr
+
+
+def _assert_clean(report: dict, cases: int) -> None:
+    packets, photos = report["packets"], report["photos"]
+    timings, anomalies = report["timings"], report["anomalies"]
+    assert packets["sent"] > cases * 10
+    assert packets["stored"] == packets["sent"]
+    assert packets["lost"] == 0 and packets["stored_twice"] == 0 and packets["rejected"] == 0
+    assert photos["sent"] > 0 and photos["stored"] == photos["sent"]
+    assert photos["corrupted"] == 0 and photos["missing"] == 0
+    assert timings["compared"] == 4 * cases and timings["missing"] == 0
+    assert timings["over_allowed"] == 0
+    assert timings["max_error_gps_s"] <= 2.0
+    assert anomalies["planted"] == anomalies["flagged"]
+    assert set(anomalies["planted"]) == {"reused_photo", "far_arrival"}
+    assert report["ok"] is True and report["failures"] == []
+
+
+async def test_a_small_day_loses_nothing_and_times_every_case(database_url: str) -> None:
+    code, report, stderr = await asyncio.to_thread(
+        _simulate, [*SMALL_DAY, "--database-url", database_url]
+    )
+    assert code == 0, stderr + json.dumps(report.get("failures"))
+    _assert_clean(report, cases=6)
+    packets, photos = report["packets"], report["photos"]
+    # The day really was rough: duplicates, reordering, no signal, cut tus uploads.
+    assert packets["results"]["duplicate"] > 0
+    assert packets["batches_flushed_twice"] + packets["batches_raced"] > 0
+    assert packets["batches_reordered"] > 0 and packets["flushes_after_offline"] > 0
+    assert photos["uploads_tus"] > 0 and photos["tus_resumed_midway"] == photos["uploads_tus"]
+    assert photos["uploads_put"] > 0
+
+
+async def test_against_a_running_server_with_a_users_file(
+    database_url: str, db: Database, tmp_path: Path
+) -> None:
+    """The documented --url way: the server and the simulator share KANCHA_CLOCK_*."""
+    now = datetime.now(UTC)
+    clock = {
+        "KANCHA_CLOCK_SPEED": "900",
+        "KANCHA_CLOCK_START": (now - timedelta(hours=3)).isoformat(),
+        "KANCHA_CLOCK_ANCHOR": now.isoformat(),
+    }
+    users = [("desk", "dispatcher"), ("field1", "surveyor"), ("field2", "surveyor")]
+    lines = [f"{name} {role} {await make_user(db, name, role, now)}" for name, role in users]
+    users_file = tmp_path / "users.txt"
+    users_file.write_text("\n".join(lines) + "\n")
+    server_env = {"KANCHA_DATA_DIR": str(tmp_path / "data"), "KANCHA_DATABASE_URL": database_url}
+    with running_server({**server_env, **clock}, tmp_path) as server:
+        args = ["--url", server.url, "--users", str(users_file), "--devices", "2"]
+        args += ["--cases", "3", "--photos", "1", "--anomalies", "1", "--seed", "5"]
+        code, report, stderr = await asyncio.to_thread(_simulate, args, clock)
+    assert code == 0, stderr + json.dumps(report.get("failures"))
+    _assert_clean(report, cases=3)
+    assert report["day"]["speed"] == 900
+
+
+def test_the_verdict_names_every_kind_of_failure() -> None:
+    result = {
+        "packets": {"stored": 9, "lost": 1, "stored_twice": 2, "rejected": 0, "unsent": 3},
+        "photos": {"stored": UNAVAILABLE},
+        "timings": {"compared": 4, "over_allowed": 1, "missing": 0},
+        "anomalies": {"planted": {"far_arrival": 1}, "unflagged": ["RPT-1: far arrival"]},
+    }
+    assert failures(result) == [
+        "packets: 1 lost",
+        "packets: 2 stored twice",
+        "packets: 3 unsent",
+        f"photos: stored {UNAVAILABLE} (case media)",
+        "timings: 1 off by more than allowed",
+        "anomalies: 1 planted but not flagged",
+    ]
+
+
+def test_a_speed_that_differs_from_the_server_is_refused(tmp_path: Path) -> None:
+    code, _, stderr = _simulate(
+        ["--url", "http://127.0.0.1:9", "--speed", "100"], {"KANCHA_CLOCK_SPEED": "50"}
+    )
+    assert code == 2 and "KANCHA_CLOCK_SPEED" in stderr
