@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ QUALITY = 82
 MAX_ATTEMPTS = 3
 BATCH = 20
 MAX_DEFER_SECONDS = 5.0
+QUIET_SECONDS = 0.3
 DEFER_STEP = 0.05
 
 
@@ -81,9 +83,10 @@ class ThumbnailWorker:
         self.clock = clock
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
-        # Bodies streaming in right now: rendering waits for them (up to MAX_DEFER_SECONDS
-        # per job) so thumbnails never slow an upload down.
+        # Bodies streaming in right now, and when the last one ended: rendering waits for a
+        # lull (up to MAX_DEFER_SECONDS per job) so thumbnails do not slow uploads down.
         self.uploads_in_flight = 0
+        self._last_upload = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -96,10 +99,14 @@ class ThumbnailWorker:
             yield
         finally:
             self.uploads_in_flight -= 1
+            self._last_upload = time.monotonic()
 
     async def _quiet(self) -> None:
+        """Wait for a lull in uploads (a render started between two uploads would slow the
+        second), but never longer than MAX_DEFER_SECONDS: thumbnails are not starved."""
         for _ in range(int(MAX_DEFER_SECONDS / DEFER_STEP)):
-            if self.uploads_in_flight == 0:
+            lull = time.monotonic() - self._last_upload
+            if self.uploads_in_flight == 0 and lull >= QUIET_SECONDS:
                 return
             await asyncio.sleep(DEFER_STEP)
 
