@@ -8,6 +8,8 @@ Anything refused is deleted before the refusal is raised: nothing of it is kept.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterable
@@ -60,11 +62,13 @@ def _finish(f: BinaryIO) -> None:
 
 
 async def receive(chunks: AsyncIterable[bytes], staging_dir: Path, max_bytes: int) -> Received:
-    """Spool a body to a fsynced temp file, hashing as it goes; memory stays at one batch."""
+    """Spool a body to a fsynced temp file, hashing as it goes. One batch is hashed and
+    written in a thread while the next arrives, so memory stays at two batches."""
     path = new_temp(staging_dir, ".part")
     hasher = hashlib.sha256()
     size = 0
     batch = bytearray()
+    writing: asyncio.Future[None] | None = None
     f = open(path, "wb")  # noqa: ASYNC230 - writes go through a worker thread below
     try:
         async for chunk in chunks:
@@ -73,11 +77,20 @@ async def receive(chunks: AsyncIterable[bytes], staging_dir: Path, max_bytes: in
                 raise too_large(max_bytes)
             batch += chunk
             if len(batch) >= WRITE_BATCH:
-                await anyio.to_thread.run_sync(_write, f, hasher, bytes(batch))
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(
+                    anyio.to_thread.run_sync(_write, f, hasher, bytes(batch))
+                )
                 batch.clear()
+        if writing is not None:
+            await writing
         await anyio.to_thread.run_sync(_write, f, hasher, bytes(batch))
         await anyio.to_thread.run_sync(_finish, f)
     except BaseException:
+        if writing is not None:
+            with contextlib.suppress(BaseException):
+                await writing
         f.close()
         remove_quietly(path)
         raise
