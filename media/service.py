@@ -1,7 +1,7 @@
 """The media side of a running server: its store, upload folder and thumbnail worker.
 
-Started in the app's lifespan: it first clears what a crash may have left (stale temp
-files, expired uploads), then runs the worker, which takes up every pending job.
+Started in the app's lifespan: a sweeper clears what a crash may have left (stale temp
+files) and expired uploads, at start and hourly; the worker takes up every pending job.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sync.clock import Clock
 
 logger = logging.getLogger("kancha.media")
 STALE_TEMP_SECONDS = 24 * 3600
+SWEEP_SECONDS = 3600
 
 
 @dataclass
@@ -60,17 +61,28 @@ async def sweep(service: MediaService, database: Any, clock: Clock) -> None:
         await session.commit()
 
 
+async def sweep_forever(service: MediaService, database: Any, clock: Clock) -> None:
+    """Sweep now, then every SWEEP_SECONDS; a failed sweep is logged and tried again."""
+    while True:
+        try:
+            await sweep(service, database, clock)
+        except Exception:  # must not keep the server from starting or running
+            logger.exception("media sweep failed")
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
 @contextlib.asynccontextmanager
 async def running(service: MediaService, database: Any, clock: Clock) -> AsyncIterator[None]:
-    """Sweep, then run the thumbnail worker until the app stops."""
-    try:
-        await sweep(service, database, clock)
-    except Exception:  # a sweep failure must not keep the server from starting
-        logger.exception("media sweep at start failed")
-    task = asyncio.create_task(service.worker.run_forever(), name="thumbnail-worker")
+    """Run the sweeper and the thumbnail worker until the app stops."""
+    tasks = [
+        asyncio.create_task(sweep_forever(service, database, clock), name="media-sweeper"),
+        asyncio.create_task(service.worker.run_forever(), name="thumbnail-worker"),
+    ]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -203,3 +203,23 @@ async def test_unfinished_uploads_expire(client, tokens, clock, db, settings):
         await session.commit()
     assert list(uploads.glob("*.part")) == []
     assert (await head(client, tokens["sv1"], url)).status_code == 404
+
+
+async def test_a_starting_server_sweeps_expired_uploads(client, tokens, clock, db, settings):
+    from litestar.testing import AsyncTestClient
+
+    from server.app import create_app
+    from tests.media.helpers import eventually
+
+    data = photo(seed=14)
+    url = (await create(client, tokens["sv1"], data)).headers["location"]
+    assert (await patch(client, tokens["sv1"], url, data[:700], 0)).status_code == 204
+    clock.advance(seconds=settings.upload_expiry_seconds + 1)
+
+    async def swept() -> bool:
+        async with db.session(write=False) as session:
+            return await session.scalar(select(func.count()).select_from(TusUpload)) == 0
+
+    async with AsyncTestClient(app=create_app(settings, clock=clock)):
+        await eventually(swept)
+    assert list((settings.data_path / "uploads").glob("*.part")) == []
