@@ -67,7 +67,8 @@ async def receive(chunks: AsyncIterable[bytes], staging_dir: Path, max_bytes: in
     path = new_temp(staging_dir, ".part")
     hasher = hashlib.sha256()
     size = 0
-    batch = bytearray()
+    batch: list[bytes] = []
+    batched = 0
     writing: asyncio.Future[None] | None = None
     f = open(path, "wb")  # noqa: ASYNC230 - writes go through a worker thread below
     try:
@@ -75,17 +76,18 @@ async def receive(chunks: AsyncIterable[bytes], staging_dir: Path, max_bytes: in
             size += len(chunk)
             if size > max_bytes:
                 raise too_large(max_bytes)
-            batch += chunk
-            if len(batch) >= WRITE_BATCH:
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= WRITE_BATCH:
                 if writing is not None:
                     await writing
                 writing = asyncio.ensure_future(
-                    anyio.to_thread.run_sync(_write, f, hasher, bytes(batch))
+                    anyio.to_thread.run_sync(_write, f, hasher, b"".join(batch))
                 )
-                batch.clear()
+                batch, batched = [], 0
         if writing is not None:
             await writing
-        await anyio.to_thread.run_sync(_write, f, hasher, bytes(batch))
+        await anyio.to_thread.run_sync(_write, f, hasher, b"".join(batch))
         await anyio.to_thread.run_sync(_finish, f)
     except BaseException:
         if writing is not None:
