@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from sync.values import AwareTime, Identifier, Lat, Lon
+from sync.values import AwareTime, Identifier, Lat, Lon, time_out_of_range
 
 KINDS = (
     "accepted",
@@ -86,6 +86,12 @@ class PacketError(ValueError):
 
 def check_data(packet: Packet) -> None:
     """What `data` must carry for the packet's kind (the wire types cannot say it)."""
+    for name, when in (
+        ("occurred_at", packet.occurred_at),
+        ("gps.fix_time", packet.gps.fix_time if packet.gps else None),
+    ):
+        if when is not None and (problem := time_out_of_range(when)):
+            raise PacketError(name, problem)
     data = packet.data
     if packet.kind in ("photo", "document"):
         category = data.get("category")

@@ -6,7 +6,7 @@ a 400 naming the field on every backend instead of a database error on one of th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -16,6 +16,18 @@ NO_NUL = r"^[^\x00]*$"
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90, description="degrees, WGS-84")]
 Lon = Annotated[float, msgspec.Meta(ge=-180, le=180, description="degrees, WGS-84")]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with offset")]
+
+# Field times outside these years are a broken clock, not an event: refused by name rather
+# than let an offset correction run off the end of the calendar.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def time_out_of_range(value: datetime) -> str | None:
+    """Why a field time cannot be taken, or None when it can."""
+    if not EARLIEST <= value < LATEST:
+        return f"must lie between {EARLIEST:%Y} and {LATEST:%Y}"
+    return None
 
 
 def _text(min_length: int, max_length: int) -> msgspec.Meta:

@@ -30,7 +30,7 @@ from sync.limits import Limits
 from sync.models import Case, Review, User
 from sync.recalc import case_computed
 from sync.reviews import latest_reviews
-from sync.values import Address, AwareTime, CaseNo, Location, Plate, UserName
+from sync.values import Address, AwareTime, CaseNo, Location, Plate, UserName, time_out_of_range
 
 Zone = Literal["city", "suburban", "out_of_town"]
 
@@ -135,6 +135,8 @@ class CaseController(Controller):
         user: NamedDependency[User],
         clock: NamedDependency[Clock],
     ) -> Response[CaseView]:
+        if problem := time_out_of_range(data.reported_at):
+            raise FieldError("reported_at", problem)
         case, created = await open_case(
             db_session,
             case_no=data.case_no,

@@ -31,7 +31,7 @@ from sync.pull import pull_cases
 from sync.push import DeviceTaken, Incoming, ingest_push
 from sync.recalc import recalc_cases
 from sync.reviews import latest_reviews
-from sync.values import AwareTime, Identifier
+from sync.values import AwareTime, Identifier, time_out_of_range
 
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
@@ -117,6 +117,8 @@ def decode_push(
         envelope = decode(body, type=_Envelope)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise _field_error(exc, "") from None
+    if problem := time_out_of_range(envelope.sent_at):
+        raise FieldError("sent_at", problem)
     if len(envelope.packets) > max_packets:
         raise HTTPException(
             status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,

@@ -65,6 +65,7 @@ async def test_racing_posts_of_one_report_make_one_case(client, tokens, db):
         ({"zone": "moon"}, "zone"),
         ({"reported_at": "yesterday"}, "reported_at"),
         ({"reported_at": "2026-01-05T15:55:00"}, "reported_at"),
+        ({"reported_at": "0001-01-01T00:00:00Z"}, "reported_at"),
         ({"case_no": ""}, "case_no"),
         ({"simple_procedure": "maybe"}, "simple_procedure"),
     ],

@@ -238,6 +238,12 @@ async def test_media_wanted_lists_referenced_media_not_held(client, tokens, db):
         ({"occurred_at": "yesterday"}, "packets[0].occurred_at"),
         ({"occurred_at": "2026-01-05T08:00:00"}, "packets[0].occurred_at"),
         ({"gps": {"lat": 31, "lon": 121, "fix_time": "soon"}}, "packets[0].gps.fix_time"),
+        ({"occurred_at": "0001-01-01T00:00:00Z"}, "packets[0].occurred_at"),
+        ({"occurred_at": "9999-12-31T23:59:59+14:00"}, "packets[0].occurred_at"),
+        (
+            {"gps": {"lat": 31, "lon": 121, "fix_time": "0001-01-01T00:00:00Z"}},
+            "packets[0].gps.fix_time",
+        ),
         ({"kind": "photo", "data": {}}, "packets[0].data.category"),
         ({"kind": "document", "data": {"category": "selfie"}}, "packets[0].data.category"),
         ({"kind": "estimate_submitted", "data": {"items": []}}, "packets[0].data.amount"),
@@ -268,6 +274,7 @@ async def test_malformed_packet_refuses_the_whole_push_naming_the_field(
         ({"device_id": "d1", "sent_at": "2026-01-05T08:00:00Z"}, "packets"),
         ({"device_id": "d1", "sent_at": "2026-01-05T08:00:00Z", "packets": {}}, "packets"),
         ({"device_id": "d/1", "sent_at": "2026-01-05T08:00:00Z", "packets": []}, "device_id"),
+        ({"device_id": "d1", "sent_at": "0001-01-01T00:00:00Z", "packets": []}, "sent_at"),
     ],
 )
 async def test_malformed_envelope_is_400_naming_the_field(client, tokens, db, body, field):
