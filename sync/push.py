@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,6 +32,7 @@ from sync.models import (
 )
 from sync.packets import Packet as WirePacket
 from sync.settlement import settled_position
+from sync.timeline import TRACK
 
 CONFLICT = "conflict"
 UNKNOWN_CASE = "unknown case"
@@ -65,8 +67,12 @@ class Outcome:
     missing: list[int]
     clock_offset_ms: int
     media_wanted: list[str]
-    # Cases whose accepted events changed: their timings and pull state must follow.
+    # Cases with newly accepted packets: their pull state must follow.
     changed_case_ids: set[str] = field(default_factory=set)
+    # Of those, the cases that got milestones (anything but track): their timings follow.
+    milestone_case_ids: set[str] = field(default_factory=set)
+    # Newly accepted track packets (position fixes), as rows with Packet's attributes.
+    track: list[SimpleNamespace] = field(default_factory=list)
 
 
 def _insert(session: AsyncSession, model: type):
@@ -257,6 +263,7 @@ async def ingest_push(
                 for sha in dict.fromkeys(p.media)
             )
 
+    lost: set[str] = set()
     if new_rows:
         inserted = await session.scalars(
             _insert(session, Packet).on_conflict_do_nothing().returning(Packet.packet_id),
@@ -281,6 +288,7 @@ async def ingest_push(
     if conflicts:
         await session.execute(_insert(session, PacketConflict), conflicts)
 
+    accepted = [r for r in new_rows if r["status"] == "accepted" and r["packet_id"] not in lost]
     prior_max_seq = device.max_seq
     device.max_seq = max(device.max_seq, max(held, default=0))
     acked, missing = await settled_position(session, device, prior_max_seq, held)
@@ -294,6 +302,8 @@ async def ingest_push(
         clock_offset_ms=offset_ms,
         media_wanted=await _media_wanted(session, referenced),
         changed_case_ids=changed,
+        milestone_case_ids={r["case_id"] for r in accepted if r["kind"] != TRACK},
+        track=[SimpleNamespace(**r) for r in accepted if r["kind"] == TRACK],
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sync.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
-from sync.timeline import CaseFacts, DispatchFact, Event, build_timeline
+from sync.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
 from sync.timings import Measure, ReviewFact, latest_estimate, measure
 
 PACKET_COLUMNS = (
@@ -67,7 +67,10 @@ def compute(case_id: str, log: CaseLog) -> Computed:
     )
 
 
-async def load_logs(session: AsyncSession, case_ids: Collection[str]) -> dict[str, CaseLog]:
+async def load_logs(
+    session: AsyncSession, case_ids: Collection[str], *, track: bool = True
+) -> dict[str, CaseLog]:
+    """The logs of these cases; without the `track` (position packets) when not asked."""
     ids = sorted(set(case_ids))
     if not ids:
         return {}
@@ -93,9 +96,10 @@ async def load_logs(session: AsyncSession, case_ids: Collection[str]) -> dict[st
         logs[row.case_id].reviews.append(
             ReviewFact(row.decision, row.reviewed_at, row.estimate_packet_id)
         )
-    for row in await session.execute(
-        select(*PACKET_COLUMNS).where(Packet.case_id.in_(ids), Packet.status == "accepted")
-    ):
+    packets = select(*PACKET_COLUMNS).where(Packet.case_id.in_(ids), Packet.status == "accepted")
+    if not track:
+        packets = packets.where(Packet.kind != TRACK)
+    for row in await session.execute(packets):
         if row.case_id in logs:
             logs[row.case_id].rows.append(row)
     return logs
@@ -141,7 +145,7 @@ def _progress_row(computed: Computed) -> dict[str, Any]:
     cycle = next((m for m in computed.measures if m.name == "front_end_cycle"), None)
     return dict(
         case_id=computed.case_id,
-        events=len(timeline),
+        events=sum(1 for e in timeline if e.kind != TRACK),  # milestones, as pushes see
         photos=sum(1 for e in timeline if e.kind == "photo"),
         documents=sum(1 for e in timeline if e.kind == "document"),
         estimate_packet_id=estimate.packet_id if estimate else None,
@@ -183,6 +187,13 @@ async def store(session: AsyncSession, results: Iterable[Computed]) -> None:
             held = newest.get(surveyor_id)
             if held is None or (event.time, event.packet_id) > (held[0].time, held[0].packet_id):
                 newest[surveyor_id] = (event, c.case_id)
+    await _keep_newest_positions(session, newest)
+
+
+async def _keep_newest_positions(
+    session: AsyncSession, newest: dict[int, tuple[Event, str]]
+) -> None:
+    """Each surveyor's last known position: replaced only by a later fix."""
     for surveyor_id, (event, case_id) in sorted(newest.items()):
         stmt = _insert(session, SurveyorPosition).values(
             surveyor_id=surveyor_id,
@@ -206,8 +217,28 @@ async def store(session: AsyncSession, results: Iterable[Computed]) -> None:
         )
 
 
-async def recalc_cases(session: AsyncSession, case_ids: Collection[str]) -> list[Computed]:
-    """Recompute and store the timings of these cases inside the caller's transaction."""
+async def record_track(session: AsyncSession, rows: Iterable[Any]) -> None:
+    """Move surveyors' last known positions on from newly accepted track packets (rows with
+    the attributes of a Packet row), without recalculating timings no track can change."""
+    newest: dict[int, tuple[Event, str]] = {}
+    for row in rows:
+        if row.lat is None or row.lon is None:
+            continue
+        event = to_event(row)
+        held = newest.get(event.surveyor_id)
+        if held is None or (event.time, event.packet_id) > (held[0].time, held[0].packet_id):
+            newest[event.surveyor_id] = (event, row.case_id)
+    await _keep_newest_positions(session, newest)
+
+
+async def recalc_cases(
+    session: AsyncSession, case_ids: Collection[str], *, track: bool = False
+) -> list[Computed]:
+    """Recompute and store the timings of these cases inside the caller's transaction.
+
+    The track (position packets) is read only when asked (`kancha recalc` rebuilding last
+    known positions): timings never depend on it, and pushes record it via record_track.
+    """
     ids = sorted(set(case_ids))
     if not ids:
         return []
@@ -215,7 +246,7 @@ async def recalc_cases(session: AsyncSession, case_ids: Collection[str]) -> list
     await session.execute(
         select(Case.id).where(Case.id.in_(ids)).order_by(Case.id).with_for_update()
     )
-    logs = await load_logs(session, ids)
+    logs = await load_logs(session, ids, track=track)
     results = [compute(case_id, logs[case_id]) for case_id in ids if case_id in logs]
     await store(session, results)
     return results
@@ -231,7 +262,7 @@ async def recalc_everything(
     events = 0
     for start in range(0, len(all_ids), batch):
         async with sessions() as session:
-            results = await recalc_cases(session, all_ids[start : start + batch])
+            results = await recalc_cases(session, all_ids[start : start + batch], track=True)
             events += sum(len(c.timeline) for c in results)
             await session.commit()
     seconds = time.perf_counter() - started

@@ -13,6 +13,10 @@ Time of an event, best first (`source`):
 
 Order: within a device by `seq` (the order the tablet recorded), devices merged by time.
 An event's times are never rewritten to fit the order; a disagreement is flagged instead.
+
+`position` packets are the track a surveyor drove, not milestones: no timing reads them and
+the order check skips them, so timings recalculated without the track (as a push does, to
+stay cheap however long the drive) are the same as those computed with it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+TRACK = "position"  # the kind of packet that is track, not milestone
 FIX_AGREEMENT = timedelta(minutes=5)
 FAR_FROM_SCENE_M = 500.0
 EARTH_RADIUS_M = 6_371_008.8
@@ -161,7 +166,8 @@ def build_timeline(
     streams = []
     for device_id in sorted(by_device):
         events = sorted(by_device[device_id], key=lambda e: e.seq)
-        for previous, event in itertools.pairwise(events):
+        milestones = [e for e in events if e.kind != TRACK]
+        for previous, event in itertools.pairwise(milestones):
             if event.time < previous.time:
                 event.flags.append(TIME_BEFORE_PREVIOUS)
         streams.append(events)

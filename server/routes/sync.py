@@ -29,7 +29,7 @@ from sync.models import User
 from sync.packets import Packet, PacketError, check_data, digest
 from sync.pull import pull_cases
 from sync.push import DeviceTaken, Incoming, ingest_push
-from sync.recalc import recalc_cases
+from sync.recalc import recalc_cases, record_track
 from sync.reviews import latest_reviews
 from sync.values import AwareTime, Identifier, time_out_of_range
 
@@ -181,7 +181,8 @@ class SyncController(Controller):
             raise FieldError(
                 "device_id", "this device belongs to another surveyor", HTTP_409_CONFLICT
             ) from None
-        await recalc_cases(db_session, outcome.changed_case_ids)
+        await recalc_cases(db_session, outcome.milestone_case_ids)
+        await record_track(db_session, outcome.track)
         await cases_changed(db_session, outcome.changed_case_ids, now)
         return PushResponse(
             results=[PacketResult(r.packet_id, r.status, r.reason) for r in outcome.results],  # type: ignore[arg-type]

@@ -189,6 +189,9 @@ async def test_kancha_recalc_rebuilds_the_same_rows_from_the_log(
     tablet = Tablet(tokens["sv1"])
     tablet.record(returned["id"], "arrived", at(55), gps=True)
     tablet.record(returned["id"], "estimate_submitted", at(58), amount=3000)
+    # the track driven to the next job: only last known positions follow from it
+    tablet.record(returned["id"], "position", at(59), gps={"lat": 31.3, "lon": 121.5})
+    tablet.record(returned["id"], "position", at(59.5), gps={"lat": 31.31, "lon": 121.51})
     clock.set(at(60))
     await tablet.flush(client, clock)
     await client.post(
@@ -198,6 +201,9 @@ async def test_kancha_recalc_rebuilds_the_same_rows_from_the_log(
     )
     before = await snapshot(db)
     assert all(before)
+    async with db.session(write=False) as session:
+        sv1 = await session.scalar(select(SurveyorPosition).where(SurveyorPosition.lat == 31.31))
+    assert sv1 is not None and sv1.at == at(59.5)  # pushed as track, recorded without recalc
     async with db.session() as session:
         for model in DERIVED:
             await session.execute(delete(model))
@@ -205,5 +211,5 @@ async def test_kancha_recalc_rebuilds_the_same_rows_from_the_log(
     env = clean_env(KANCHA_DATA_DIR=str(tmp_path / "data"), KANCHA_DATABASE_URL=database_url)
     done = run_kancha("recalc", "--batch", "2", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("recalculated 4 cases (9 events)")
+    assert done.stdout.startswith("recalculated 4 cases (11 events)")
     assert await snapshot(db) == before
