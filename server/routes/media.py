@@ -220,11 +220,11 @@ class MediaController(Controller):
             max_distance_m=settings.photo_max_distance_m,
             max_age_seconds=settings.photo_max_age_seconds,
         )
-        return CaseMediaView(
-            case_id=case.id,
-            items=[media_item(item) for item in listing.items],
-            missing=listing.missing,
-        )
+        items = [media_item(item) for item in listing.items]
+        if user.role == "surveyor":  # which other cases hold the bytes is for the desk only
+            for item in items:
+                item.other_cases = []
+        return CaseMediaView(case_id=case.id, items=items, missing=listing.missing)
 
     @get(
         "/media/{sha256:str}",

@@ -77,6 +77,9 @@ async def test_far_old_and_reused_photos_are_flagged(client, tokens):
     assert items[sha(reused)]["other_cases"] == [other["id"]]
     [on_other] = (await listing(client, tokens["rev"], other["id"]))["items"]
     assert on_other["other_cases"] == [case["id"]]
+    [seen_by_surveyor] = (await listing(client, tokens["sv2"], other["id"]))["items"]
+    assert seen_by_surveyor["flags"] == ["reused_on_other_case"]
+    assert seen_by_surveyor["other_cases"] == []  # other cases' ids are for the desk only
 
 
 async def test_only_the_desk_and_the_cases_surveyor_read_media(client, tokens):
