@@ -31,13 +31,16 @@ SESSION_SCOPE_KEY = "_kancha_db_session"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, echo: bool = False, writer: bool = False) -> AsyncEngine:
+    """An engine for `url`; on SQLite, `writer=True` makes the one-connection engine that
+    all of a process's writes queue for (see Database)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 60})
+    pool = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 600} if writer else {}
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 60}, **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -61,14 +64,22 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 class Database:
-    """The engine and the two session factories a request may use."""
+    """The engine and the two session factories a request may use.
+
+    SQLite takes one writer at a time. Rather than let every writing request take its own
+    connection and poll the file lock (sleeping in back-off while the lock is long free,
+    which starves throughput and makes tail latency seconds long), a process's writes queue
+    in order for a single writer connection; readers keep their own pool (WAL lets them
+    read while a write is under way). Other processes still meet at the file lock.
+    """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        write_engine = self.engine.execution_options(kancha_write=True)
+        self._writer = make_engine(url, echo=echo, writer=True) if self.is_sqlite else None
+        write_engine = (self._writer or self.engine).execution_options(kancha_write=True)
         self.write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
 
     def session(self, *, write: bool = True) -> AsyncSession:
@@ -76,6 +87,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._writer is not None:
+            await self._writer.dispose()
 
 
 # -- per-request session: provided as a dependency, settled in before_send ----------------

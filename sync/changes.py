@@ -20,6 +20,19 @@ from sync.models import Case, Counter
 FEED = "changes"
 
 
+async def lock_cases(session: AsyncSession, case_ids: Collection[str]) -> None:
+    """Lock these case rows in id order (PostgreSQL; SQLite has one writer at a time).
+
+    Every writer takes case locks in id order and the feed counter after them, so two
+    transactions can never each hold what the other waits for. A push locks all the cases
+    it touches up front, before recalculating some of them.
+    """
+    if case_ids:
+        await session.execute(
+            select(Case.id).where(Case.id.in_(sorted(case_ids))).order_by(Case.id).with_for_update()
+        )
+
+
 async def cases_changed(session: AsyncSession, case_ids: Collection[str], now: datetime) -> int:
     """Move these cases to the head of the feed; call last in the transaction.
 
@@ -27,6 +40,7 @@ async def cases_changed(session: AsyncSession, case_ids: Collection[str], now: d
     """
     if not case_ids:
         return 0
+    await lock_cases(session, case_ids)
     position = await session.scalar(
         update(Counter)
         .where(Counter.name == FEED)

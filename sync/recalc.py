@@ -18,6 +18,7 @@ from sqlalchemy import and_, case, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sync.changes import lock_cases
 from sync.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
 from sync.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
 from sync.timings import Measure, ReviewFact, latest_estimate, measure
@@ -242,10 +243,7 @@ async def recalc_cases(
     ids = sorted(set(case_ids))
     if not ids:
         return []
-    # Lock the cases (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE).
-    await session.execute(
-        select(Case.id).where(Case.id.in_(ids)).order_by(Case.id).with_for_update()
-    )
+    await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
     results = [compute(case_id, logs[case_id]) for case_id in ids if case_id in logs]
     await store(session, results)

@@ -22,7 +22,7 @@ from server.auth import roles
 from server.errors import FieldError
 from server.routes.cases import CaseView, case_view
 from server.settings import Settings
-from sync.changes import cases_changed
+from sync.changes import cases_changed, lock_cases
 from sync.clock import Clock
 from sync.cursors import BadCursor
 from sync.models import User
@@ -181,6 +181,7 @@ class SyncController(Controller):
             raise FieldError(
                 "device_id", "this device belongs to another surveyor", HTTP_409_CONFLICT
             ) from None
+        await lock_cases(db_session, outcome.changed_case_ids)
         await recalc_cases(db_session, outcome.milestone_case_ids)
         await record_track(db_session, outcome.track)
         await cases_changed(db_session, outcome.changed_case_ids, now)

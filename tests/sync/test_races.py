@@ -128,3 +128,49 @@ async def test_a_kill_9_mid_push_loses_nothing_acknowledged(server_process, toke
     assert last["acked_through"] == 2000 and last["missing"] == []
     stored = await _stored(db)
     assert len(stored) == 2000 and set(stored.values()) == {1}
+
+
+async def test_pushes_crossing_two_cases_never_deadlock(live_server, db):
+    """Two tablets of one surveyor, each sending track on one case and a milestone on the
+    other, racing: every push must be answered (a deadlock would be a 500)."""
+    url, tokens = live_server
+    first, second = _dispatched(url, tokens), _dispatched(url, tokens)
+    devices = [new_id(), new_id()]
+    for round_no in range(15):
+        seq = round_no * 2 + 1
+        bodies = [
+            push_body(
+                devices[0],
+                [
+                    packet(first, seq, "position", gps={"lat": 31.2, "lon": 121.4}),
+                    packet(second, seq + 1, "note"),
+                ],
+            ),
+            push_body(
+                devices[1],
+                [
+                    packet(second, seq, "position", gps={"lat": 31.2, "lon": 121.4}),
+                    packet(first, seq + 1, "note"),
+                ],
+            ),
+        ]
+        _race_each(url, tokens["sv1"], bodies)
+    stored = await _stored(db)
+    assert len(stored) == 60 and set(stored.values()) == {1}
+
+
+def _race_each(url: str, headers: dict, bodies: list[dict]) -> None:
+    barrier = threading.Barrier(len(bodies))
+    statuses: list[int] = []
+
+    def run(body: dict) -> None:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            barrier.wait()
+            statuses.append(client.post("/v1/sync/push", json=body, headers=headers).status_code)
+
+    threads = [threading.Thread(target=run, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * len(bodies)
