@@ -27,7 +27,7 @@ async def lock_cases(session: AsyncSession, case_ids: Collection[str]) -> None:
     transactions can never each hold what the other waits for. A push locks all the cases
     it touches up front, before recalculating some of them.
     """
-    if case_ids:
+    if case_ids and session.bind.dialect.name != "sqlite":
         await session.execute(
             select(Case.id).where(Case.id.in_(sorted(case_ids))).order_by(Case.id).with_for_update()
         )

@@ -76,8 +76,10 @@ class Outcome:
 
 
 def _insert(session: AsyncSession, model: type):
+    """A Core insert into the model's table: the log is written as rows, never loaded as
+    objects here, so the ORM's per-object bookkeeping would be pure overhead."""
     dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
 
 
 async def _lock_device(
@@ -166,18 +168,20 @@ async def ingest_push(
                 by_seq[seq] = pid
 
     case_ids = {p.packet.case_id for p in packets}
-    current: dict[str, int | None] = {}
-    ever_mine: set[str] = set()
+    known_cases: set[str] = set()
+    ever_mine: set[str] = set()  # cases ever dispatched to this surveyor
     if case_ids:
-        rows = await session.execute(select(Case.id, Case.surveyor_id).where(Case.id.in_(case_ids)))
-        current = {case_id: surveyor_id for case_id, surveyor_id in rows}
-        ever_mine = set(
-            await session.scalars(
-                select(Dispatch.case_id)
-                .where(Dispatch.case_id.in_(case_ids), Dispatch.surveyor_id == surveyor.id)
-                .distinct()
-            )
+        dispatched_here = (
+            select(Dispatch.id)
+            .where(Dispatch.case_id == Case.id, Dispatch.surveyor_id == surveyor.id)
+            .exists()
         )
+        for case_id, mine in await session.execute(
+            select(Case.id, dispatched_here).where(Case.id.in_(case_ids))
+        ):
+            known_cases.add(case_id)
+            if mine:
+                ever_mine.add(case_id)
 
     results: list[Result] = []
     new_rows: list[dict] = []
@@ -216,7 +220,7 @@ async def ingest_push(
                 )
             continue
 
-        if p.case_id not in current:
+        if p.case_id not in known_cases:
             status, reason = "rejected", UNKNOWN_CASE
         elif p.case_id not in ever_mine:
             status, reason = "rejected", NOT_YOURS
@@ -266,7 +270,9 @@ async def ingest_push(
     lost: set[str] = set()
     if new_rows:
         inserted = await session.scalars(
-            _insert(session, Packet).on_conflict_do_nothing().returning(Packet.packet_id),
+            _insert(session, Packet)
+            .on_conflict_do_nothing()
+            .returning(Packet.__table__.c.packet_id),
             new_rows,
         )
         lost = {r["packet_id"] for r in new_rows} - set(inserted)
