@@ -116,20 +116,104 @@ async def _lock_device(
 async def _clock_offset(
     session: AsyncSession, device: Device, sent_at: datetime, now: datetime
 ) -> int:
-    sample = offset_sample_ms(sent_at, now)
+    estimate = await _estimate_offset(session, device.device_id, sent_at, now)
+    session.add(
+        ClockSample(
+            device_id=device.device_id,
+            sent_at=sent_at,
+            received_at=now,
+            offset_ms=offset_sample_ms(sent_at, now),
+        )
+    )
+    return estimate
+
+
+async def _estimate_offset(
+    session: AsyncSession, device_id: str, sent_at: datetime, now: datetime
+) -> int:
+    """The offset estimate from the device's recent samples and this push's own."""
     rows = await session.execute(
         select(ClockSample.received_at, ClockSample.offset_ms)
-        .where(ClockSample.device_id == device.device_id)
+        .where(ClockSample.device_id == device_id)
         .where(ClockSample.received_at >= now - timedelta(hours=6))
         .order_by(ClockSample.id.desc())
         .limit(16)
     )
     recent = [(at, ms) for at, ms in reversed(rows.all())]
-    recent.append((now, sample))
-    session.add(
-        ClockSample(device_id=device.device_id, sent_at=sent_at, received_at=now, offset_ms=sample)
-    )
+    recent.append((now, offset_sample_ms(sent_at, now)))
     return estimate_offset_ms(recent, now)
+
+
+Prior = tuple[str, str, str, str | None]  # device_id, digest, status, reason
+
+
+async def _prior(
+    session: AsyncSession, device_id: str, ids: list[str], seqs: list[int]
+) -> tuple[dict[str, Prior], dict[int, str]]:
+    """What is already stored under these packet_ids, and which of these seqs the device
+    already holds (seq -> packet_id)."""
+    known: dict[str, Prior] = {}
+    by_seq: dict[int, str] = {}
+    if not ids:
+        return known, by_seq
+    rows = await session.execute(
+        select(Packet.packet_id, Packet.device_id, Packet.seq, Packet.digest)
+        .add_columns(Packet.status, Packet.reason)
+        .where(
+            or_(
+                Packet.packet_id.in_(ids),
+                and_(Packet.device_id == device_id, Packet.seq.in_(seqs)),
+            )
+        )
+    )
+    for pid, dev, seq, dig, status, reason in rows:
+        known[pid] = (dev, dig, status, reason)
+        if dev == device_id:
+            by_seq[seq] = pid
+    return known, by_seq
+
+
+async def replay_settled(
+    session: AsyncSession,
+    *,
+    surveyor: User,
+    device_id: str,
+    sent_at: datetime,
+    packets: Sequence[Incoming],
+    now: datetime,
+) -> Outcome | None:
+    """The answer to a push whose every packet is already settled, read without writing.
+
+    A tablet that lost an answer re-sends the same batch; nothing in it changes anything,
+    so it needs no write transaction (on SQLite, no turn at the one writer). None when
+    anything in the push is new, or the device is not (yet) this surveyor's: then the
+    push takes the full path, which also decides those cases.
+    """
+    device = await session.get(Device, device_id)
+    if not packets or device is None or device.surveyor_id != surveyor.id:
+        return None
+    known, _ = await _prior(
+        session, device_id, [p.packet.packet_id for p in packets], [p.packet.seq for p in packets]
+    )
+    results: list[Result] = []
+    referenced: list[str] = []
+    for item in packets:
+        prior = known.get(item.packet.packet_id)
+        if prior is None or prior[0] != device_id or prior[1] != item.digest:
+            return None
+        if prior[2] == "rejected":
+            results.append(Result(item.packet.packet_id, "rejected", prior[3]))
+        else:
+            results.append(Result(item.packet.packet_id, "duplicate"))
+            referenced.extend(item.packet.media)
+    acked, missing = await settled_position(session, device, device.max_seq, [])
+    return Outcome(
+        results=results,
+        acked_through=acked,
+        missing=missing,
+        clock_offset_ms=await _estimate_offset(session, device_id, sent_at, now),
+        media_wanted=await _media_wanted(session, referenced),
+    )
 
 
 async def ingest_push(
@@ -149,23 +233,7 @@ async def ingest_push(
 
     ids = [p.packet.packet_id for p in packets]
     seqs = [p.packet.seq for p in packets]
-    known: dict[str, tuple[str, str, str, str | None]] = {}  # packet_id -> device, digest, ...
-    by_seq: dict[int, str] = {}
-    if packets:
-        rows = await session.execute(
-            select(Packet.packet_id, Packet.device_id, Packet.seq, Packet.digest)
-            .add_columns(Packet.status, Packet.reason)
-            .where(
-                or_(
-                    Packet.packet_id.in_(ids),
-                    and_(Packet.device_id == device_id, Packet.seq.in_(seqs)),
-                )
-            )
-        )
-        for pid, dev, seq, dig, status, reason in rows:
-            known[pid] = (dev, dig, status, reason)
-            if dev == device_id:
-                by_seq[seq] = pid
+    known, by_seq = await _prior(session, device_id, ids, seqs)
 
     case_ids = {p.packet.case_id for p in packets}
     known_cases: set[str] = set()

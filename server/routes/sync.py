@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_409_CONFLICT, HTTP_413_REQUEST_ENTITY_TOO
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import roles
+from server.db import Database
 from server.errors import FieldError
 from server.routes.cases import CaseView, case_view
 from server.settings import Settings
@@ -28,7 +29,7 @@ from sync.cursors import BadCursor
 from sync.models import User
 from sync.packets import Packet, PacketError, check_data, digest
 from sync.pull import pull_cases
-from sync.push import DeviceTaken, Incoming, ingest_push
+from sync.push import DeviceTaken, Incoming, Outcome, ingest_push, replay_settled
 from sync.recalc import recalc_cases, record_track
 from sync.reviews import latest_reviews
 from sync.values import AwareTime, Identifier, time_out_of_range
@@ -137,6 +138,16 @@ def decode_push(
     return envelope, incoming
 
 
+def _push_response(outcome: Outcome) -> PushResponse:
+    return PushResponse(
+        results=[PacketResult(r.packet_id, r.status, r.reason) for r in outcome.results],  # type: ignore[arg-type]
+        acked_through=outcome.acked_through,
+        missing=outcome.missing,
+        clock_offset_ms=outcome.clock_offset_ms,
+        media_wanted=outcome.media_wanted,
+    )
+
+
 class SyncController(Controller):
     path = "/v1/sync"
     tags = ["sync"]
@@ -162,12 +173,24 @@ class SyncController(Controller):
         user: NamedDependency[User],
         clock: NamedDependency[Clock],
         settings: NamedDependency[Settings],
+        database: NamedDependency[Database],
     ) -> PushResponse:
         body = await _read_body(request, settings.max_batch_bytes)
         envelope, incoming = decode_push(
             body, request.headers.get("content-type", ""), settings.max_batch_packets
         )
         now = clock.now()
+        async with database.session(write=False) as reader:
+            settled = await replay_settled(
+                reader,
+                surveyor=user,
+                device_id=envelope.device_id,
+                sent_at=envelope.sent_at,
+                packets=incoming,
+                now=now,
+            )
+        if settled is not None:
+            return _push_response(settled)
         try:
             outcome = await ingest_push(
                 db_session,
@@ -185,13 +208,7 @@ class SyncController(Controller):
         await recalc_cases(db_session, outcome.milestone_case_ids)
         await record_track(db_session, outcome.track)
         await cases_changed(db_session, outcome.changed_case_ids, now)
-        return PushResponse(
-            results=[PacketResult(r.packet_id, r.status, r.reason) for r in outcome.results],  # type: ignore[arg-type]
-            acked_through=outcome.acked_through,
-            missing=outcome.missing,
-            clock_offset_ms=outcome.clock_offset_ms,
-            media_wanted=outcome.media_wanted,
-        )
+        return _push_response(outcome)
 
     @get(
         "/pull",

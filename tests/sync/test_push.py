@@ -52,6 +52,20 @@ async def test_same_push_again_is_all_duplicates_and_changes_nothing(client, tok
     assert [r["status"] for r in again.json()["results"]] == ["duplicate"] * 3
     assert again.json()["acked_through"] == 3
     assert await count(db, Packet) == 3
+    assert await count(db, ClockSample) == 1  # a pure replay is answered without a write
+
+
+async def test_replay_mixing_settled_and_new_packets_takes_the_new_ones(client, tokens, db):
+    case = await dispatched_case(client, tokens)
+    device = new_id()
+    old = [packet(case["id"], s) for s in (1, 2)]
+    await push(client, tokens["sv1"], push_body(device, old))
+    out = (
+        await push(client, tokens["sv1"], push_body(device, [*old, packet(case["id"], 3)]))
+    ).json()
+    assert [r["status"] for r in out["results"]] == ["duplicate", "duplicate", "accepted"]
+    assert out["acked_through"] == 3
+    assert await count(db, Packet) == 3
 
 
 async def test_same_content_as_msgpack_with_other_key_order_and_offset_is_a_duplicate(
