@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -44,6 +45,7 @@ def create_app(
     except LimitsError as exc:
         raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
+    push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     media = media_service(settings, database, clock, store)
 
     @asynccontextmanager
@@ -63,6 +65,7 @@ def create_app(
             "db_session": Provide(provide_session, sync_to_thread=False),
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
+            "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health"])],
         before_send=[settle_session],

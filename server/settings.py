@@ -53,6 +53,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     photo_max_age_seconds: int = 24 * 3600
     # How often the thumbnail worker looks for jobs when nothing woke it.
     thumbnail_poll_seconds: float = 1.0
+    # Pushes decoded and ingested at once; the rest wait their turn. Writes take turns at
+    # the database anyway, and fewer pushes competing for the event loop keep each
+    # writer's turn short (bench/push.py: about a fifth more packets/s than unbounded).
+    push_concurrency: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

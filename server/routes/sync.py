@@ -7,6 +7,7 @@ published through a documentation-only dependency (see `_documents_push_body`).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Literal
 
@@ -148,6 +149,51 @@ def _push_response(outcome: Outcome) -> PushResponse:
     )
 
 
+async def _push(
+    body: bytes,
+    request: Request,
+    db_session: AsyncSession,
+    user: User,
+    clock: Clock,
+    settings: Settings,
+    database: Database,
+) -> PushResponse:
+    """The push once it has its turn: decode, answer a replay from a read, else ingest."""
+    envelope, incoming = decode_push(
+        body, request.headers.get("content-type", ""), settings.max_batch_packets
+    )
+    now = clock.now()
+    async with database.session(write=False) as reader:
+        settled = await replay_settled(
+            reader,
+            surveyor=user,
+            device_id=envelope.device_id,
+            sent_at=envelope.sent_at,
+            packets=incoming,
+            now=now,
+        )
+    if settled is not None:
+        return _push_response(settled)
+    try:
+        outcome = await ingest_push(
+            db_session,
+            surveyor=user,
+            device_id=envelope.device_id,
+            sent_at=envelope.sent_at,
+            packets=incoming,
+            now=now,
+        )
+    except DeviceTaken:
+        raise FieldError(
+            "device_id", "this device belongs to another surveyor", HTTP_409_CONFLICT
+        ) from None
+    await lock_cases(db_session, outcome.changed_case_ids)
+    await recalc_cases(db_session, outcome.milestone_case_ids)
+    await record_track(db_session, outcome.track)
+    await cases_changed(db_session, outcome.changed_case_ids, now)
+    return _push_response(outcome)
+
+
 class SyncController(Controller):
     path = "/v1/sync"
     tags = ["sync"]
@@ -174,41 +220,11 @@ class SyncController(Controller):
         clock: NamedDependency[Clock],
         settings: NamedDependency[Settings],
         database: NamedDependency[Database],
+        push_turns: NamedDependency[asyncio.Semaphore],
     ) -> PushResponse:
         body = await _read_body(request, settings.max_batch_bytes)
-        envelope, incoming = decode_push(
-            body, request.headers.get("content-type", ""), settings.max_batch_packets
-        )
-        now = clock.now()
-        async with database.session(write=False) as reader:
-            settled = await replay_settled(
-                reader,
-                surveyor=user,
-                device_id=envelope.device_id,
-                sent_at=envelope.sent_at,
-                packets=incoming,
-                now=now,
-            )
-        if settled is not None:
-            return _push_response(settled)
-        try:
-            outcome = await ingest_push(
-                db_session,
-                surveyor=user,
-                device_id=envelope.device_id,
-                sent_at=envelope.sent_at,
-                packets=incoming,
-                now=now,
-            )
-        except DeviceTaken:
-            raise FieldError(
-                "device_id", "this device belongs to another surveyor", HTTP_409_CONFLICT
-            ) from None
-        await lock_cases(db_session, outcome.changed_case_ids)
-        await recalc_cases(db_session, outcome.milestone_case_ids)
-        await record_track(db_session, outcome.track)
-        await cases_changed(db_session, outcome.changed_case_ids, now)
-        return _push_response(outcome)
+        async with push_turns:
+            return await _push(body, request, db_session, user, clock, settings, database)
 
     @get(
         "/pull",
