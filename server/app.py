@@ -20,6 +20,7 @@ from server.db import Database, close_session_after_exception, provide_session, 
 from server.errors import EXCEPTION_HANDLERS
 from server.routes.board import read_board
 from server.routes.cases import CaseController
+from server.routes.devices import DeviceController
 from server.routes.health import health
 from server.routes.media import MediaController
 from server.routes.reports import read_sla_report
@@ -31,7 +32,7 @@ from sync.clock import Clock, make_clock
 from sync.limits import Limits, LimitsError
 
 ROUTES = [health, CaseController, SyncController, ReviewController, read_board, read_sla_report]
-ROUTES += [MediaController, UploadController]  # media (issue 5)
+ROUTES += [MediaController, UploadController, DeviceController]
 
 
 def create_app(

@@ -335,3 +335,26 @@ async def test_the_packet_log_refuses_updates_and_deletes(client, tokens, db):
                 await session.execute(text(sql))
             await session.rollback()
     assert await count(db, Packet) == 1
+
+
+async def test_the_desk_lists_a_devices_rejections_and_where_it_stands(client, tokens):
+    case = await dispatched_case(client, tokens)
+    device = new_id()
+    first = packet(case["id"], 1, data={"text": "first"})
+    stray = packet(new_id(), 2)
+    await push(client, tokens["sv1"], push_body(device, [first, stray]))
+    await push(client, tokens["sv1"], push_body(device, [{**first, "data": {"text": "other"}}]))
+    response = await client.get(f"/v1/devices/{device}/rejections", headers=tokens["disp"])
+    assert response.status_code == 200
+    assert [(r["packet_id"], r["seq"], r["reason"]) for r in response.json()] == [
+        (first["packet_id"], 1, "conflict"),
+        (stray["packet_id"], 2, "unknown case"),
+    ]
+    listed = (await client.get("/v1/devices", headers=tokens["rev"])).json()
+    assert [(d["device_id"], d["surveyor"], d["acked_through"]) for d in listed] == [
+        (device, "sv1", 2)
+    ]
+    assert (
+        await client.get("/v1/devices/nope/rejections", headers=tokens["disp"])
+    ).status_code == 404
+    assert (await client.get("/v1/devices", headers=tokens["sv1"])).status_code == 403

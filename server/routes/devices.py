@@ -1,0 +1,65 @@
+"""Devices (desk): each tablet's settled position and clock, and the packets it had refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import roles
+from sync.rejections import devices, rejections
+from sync.values import Identifier
+
+
+class DeviceView(msgspec.Struct):
+    device_id: str
+    surveyor: str
+    first_seen_at: datetime
+    last_push_at: datetime
+    acked_through: int
+    max_seq: int
+    clock_offset_ms: int
+
+
+class RejectionView(msgspec.Struct):
+    packet_id: str
+    seq: int
+    case_id: str | None
+    kind: str | None
+    reason: str
+    received_at: datetime
+
+
+class DeviceController(Controller):
+    path = "/v1/devices"
+    tags = ["devices"]
+    guards = [roles("dispatcher", "reviewer")]
+
+    @get("/", summary="Every tablet: its surveyor, settled position and clock offset")
+    async def list_devices(self, db_session: NamedDependency[AsyncSession]) -> list[DeviceView]:
+        return [
+            DeviceView(
+                device_id=d.device_id,
+                surveyor=name,
+                first_seen_at=d.first_seen_at,
+                last_push_at=d.last_push_at,
+                acked_through=d.acked_through,
+                max_seq=d.max_seq,
+                clock_offset_ms=d.clock_offset_ms,
+            )
+            for d, name in await devices(db_session)
+        ]
+
+    @get("/{device_id:str}/rejections", summary="A tablet's rejected packets and conflicts")
+    async def list_rejections(
+        self, device_id: FromPath[Identifier], db_session: NamedDependency[AsyncSession]
+    ) -> list[RejectionView]:
+        found = await rejections(db_session, device_id)
+        if found is None:
+            raise NotFoundException(f"no device {device_id!r}")
+        return [RejectionView(**r.__dict__) for r in found]

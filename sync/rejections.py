@@ -1,0 +1,56 @@
+"""What the desk sees of a tablet's queue: where it stands and what was turned away.
+
+A rejected packet is settled (it never blocks the tablet's queue again), so the desk is
+where someone follows it up: a packet for a case not dispatched to its sender, a re-send
+under a settled packet_id with other content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sync.models import Device, Packet, PacketConflict, User
+
+
+@dataclass(frozen=True)
+class Rejection:
+    packet_id: str
+    seq: int
+    case_id: str | None
+    kind: str | None
+    reason: str
+    received_at: datetime
+
+
+async def devices(session: AsyncSession) -> list[tuple[Device, str]]:
+    """Every device with its surveyor's name, most recently heard from first."""
+    rows = await session.execute(
+        select(Device, User.name)
+        .join(User, User.id == Device.surveyor_id)
+        .order_by(Device.last_push_at.desc(), Device.device_id)
+    )
+    return [(device, name) for device, name in rows]
+
+
+async def rejections(session: AsyncSession, device_id: str) -> list[Rejection] | None:
+    """The device's rejected packets and conflicting re-sends, in seq order; None when
+    no such device exists."""
+    if await session.get(Device, device_id) is None:
+        return None
+    out = [
+        Rejection(p.packet_id, p.seq, p.case_id, p.kind, p.reason or "", p.received_at)
+        for p in await session.scalars(
+            select(Packet).where(Packet.device_id == device_id, Packet.status == "rejected")
+        )
+    ]
+    out += [
+        Rejection(c.packet_id, c.seq, None, None, "conflict", c.received_at)
+        for c in await session.scalars(
+            select(PacketConflict).where(PacketConflict.device_id == device_id)
+        )
+    ]
+    return sorted(out, key=lambda r: (r.seq, r.received_at))
