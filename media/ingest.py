@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 import anyio.to_thread
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from media.images import HEIC, HEIF, HEIF_DECODER, PDF, DecompressionBomb, MediaFacts, NotMedia
 from media.images import describe as describe_file
 from media.models import MediaObject, ThumbnailJob
 from media.store import MediaStore, new_temp, object_key, remove_quietly
+from sync.sql import insert
 
 WRITE_BATCH = 1024 * 1024  # bytes gathered before one threaded write+hash
 
@@ -131,17 +130,12 @@ def has_thumbnails(content_type: str) -> bool:
     return content_type != PDF and (content_type not in (HEIC, HEIF) or HEIF_DECODER)
 
 
-def _insert(session: AsyncSession, table):  # type: ignore[no-untyped-def]
-    dialect = session.bind.dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-
-
 async def record(
     session: AsyncSession, sha256: str, size: int, facts: MediaFacts, now: datetime
 ) -> bool:
     """Insert the row of stored bytes (and its thumbnail job); False if it was held already."""
     inserted = await session.execute(
-        _insert(session, MediaObject)
+        insert(session, MediaObject)
         .values(
             sha256=sha256,
             size_bytes=size,
@@ -159,7 +153,7 @@ async def record(
     if inserted.first() is None:
         return False
     await session.execute(
-        _insert(session, ThumbnailJob)
+        insert(session, ThumbnailJob)
         .values(
             sha256=sha256,
             status="pending" if has_thumbnails(facts.content_type) else "none",

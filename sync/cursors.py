@@ -13,10 +13,10 @@ import hmac
 import secrets
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sync.models import ServerSecret
+from sync.sql import insert
 
 KEY_NAME = "cursor"
 
@@ -28,9 +28,8 @@ class BadCursor(ValueError):
 async def cursor_key(session: AsyncSession) -> bytes:
     value = await session.scalar(select(ServerSecret.value).where(ServerSecret.name == KEY_NAME))
     if value is None:
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
         await session.execute(
-            insert(ServerSecret)
+            insert(session, ServerSecret)
             .values(name=KEY_NAME, value=secrets.token_hex(32))
             .on_conflict_do_nothing(index_elements=["name"])
         )

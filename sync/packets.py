@@ -9,24 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
 from sync.values import AwareTime, Identifier, Lat, Lon, time_out_of_range
 
-KINDS = (
-    "accepted",
-    "contacted",
-    "departed",
-    "position",
-    "arrived",
-    "photo",
-    "document",
-    "survey_completed",
-    "estimate_submitted",
-    "note",
-)
 Kind = Literal[
     "accepted",
     "contacted",
@@ -39,7 +27,7 @@ Kind = Literal[
     "estimate_submitted",
     "note",
 ]
-CATEGORIES = (
+Category = Literal[
     "scene",
     "damage",
     "vin",
@@ -54,7 +42,9 @@ CATEGORIES = (
     "police_report",
     "invoice",
     "other",
-)
+]
+KINDS: tuple[str, ...] = get_args(Kind)
+CATEGORIES: tuple[str, ...] = get_args(Category)
 Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="SHA-256, hex")]
 
 

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from media.models import MediaObject
@@ -32,6 +31,7 @@ from sync.models import (
 )
 from sync.packets import Packet as WirePacket
 from sync.settlement import settled_position
+from sync.sql import insert
 from sync.timeline import TRACK
 
 CONFLICT = "conflict"
@@ -75,13 +75,6 @@ class Outcome:
     track: list[SimpleNamespace] = field(default_factory=list)
 
 
-def _insert(session: AsyncSession, model: type):
-    """A Core insert into the model's table: the log is written as rows, never loaded as
-    objects here, so the ORM's per-object bookkeeping would be pure overhead."""
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model.__table__)
-
-
 async def _lock_device(
     session: AsyncSession, device_id: str, surveyor: User, now: datetime
 ) -> Device:
@@ -94,7 +87,7 @@ async def _lock_device(
     device = await session.scalar(locked)
     if device is None:
         await session.execute(
-            _insert(session, Device)
+            insert(session, Device)
             .values(
                 device_id=device_id,
                 surveyor_id=surveyor.id,
@@ -338,7 +331,7 @@ async def ingest_push(
     lost: set[str] = set()
     if new_rows:
         inserted = await session.scalars(
-            _insert(session, Packet)
+            insert(session, Packet)
             .on_conflict_do_nothing()
             .returning(Packet.__table__.c.packet_id),
             new_rows,
@@ -358,9 +351,9 @@ async def ingest_push(
             lost_seqs = [r["seq"] for r in new_rows if r["packet_id"] in lost]
             held = [seq for seq in held if seq not in lost_seqs]
     if media_rows:
-        await session.execute(_insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
+        await session.execute(insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
     if conflicts:
-        await session.execute(_insert(session, PacketConflict), conflicts)
+        await session.execute(insert(session, PacketConflict), conflicts)
 
     accepted = [r for r in new_rows if r["status"] == "accepted" and r["packet_id"] not in lost]
     prior_max_seq = device.max_seq

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sync.changes import lock_cases
 from sync.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
+from sync.sql import insert
 from sync.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
 from sync.timings import Measure, ReviewFact, latest_estimate, measure
 
@@ -112,11 +112,6 @@ async def case_computed(session: AsyncSession, case_id: str) -> Computed | None:
     return compute(case_id, logs[case_id]) if case_id in logs else None
 
 
-def _insert(session: AsyncSession, model: type):
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
     if not computed.log.dispatches:
         return []
@@ -196,7 +191,7 @@ async def _keep_newest_positions(
 ) -> None:
     """Each surveyor's last known position: replaced only by a later fix."""
     for surveyor_id, (event, case_id) in sorted(newest.items()):
-        stmt = _insert(session, SurveyorPosition).values(
+        stmt = insert(session, SurveyorPosition).values(
             surveyor_id=surveyor_id,
             lat=event.lat,
             lon=event.lon,

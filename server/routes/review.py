@@ -20,6 +20,7 @@ from server.routes.timing_views import ReviewView, TimingView, review_view, timi
 from sync.clock import Clock
 from sync.limits import Limits
 from sync.models import User
+from sync.packets import Category
 from sync.recalc import case_computed
 from sync.reviews import (
     NothingToReview,
@@ -28,23 +29,6 @@ from sync.reviews import (
     review_queue,
 )
 from sync.values import Reason
-
-Category = Literal[
-    "scene",
-    "damage",
-    "vin",
-    "plate",
-    "driving_licence",
-    "vehicle_licence",
-    "claim_form",
-    "bank_details",
-    "simple_procedure_form",
-    "agreement",
-    "compulsory_policy",
-    "police_report",
-    "invoice",
-    "other",
-]
 
 
 class ReviewRequest(msgspec.Struct, kw_only=True):
