@@ -109,7 +109,7 @@ async def _lock_device(
 async def _clock_offset(
     session: AsyncSession, device: Device, sent_at: datetime, now: datetime
 ) -> int:
-    estimate = await _estimate_offset(session, device.device_id, sent_at, now)
+    estimate = await estimate_offset(session, device.device_id, sent_at, now)
     session.add(
         ClockSample(
             device_id=device.device_id,
@@ -121,7 +121,7 @@ async def _clock_offset(
     return estimate
 
 
-async def _estimate_offset(
+async def estimate_offset(
     session: AsyncSession, device_id: str, sent_at: datetime, now: datetime
 ) -> int:
     """The offset estimate from the device's recent samples and this push's own."""
@@ -140,7 +140,7 @@ async def _estimate_offset(
 Prior = tuple[str, str, str, str | None]  # device_id, digest, status, reason
 
 
-async def _prior(
+async def prior_packets(
     session: AsyncSession, device_id: str, ids: list[str], seqs: list[int]
 ) -> tuple[dict[str, Prior], dict[int, str]]:
     """What is already stored under these packet_ids, and which of these seqs the device
@@ -166,49 +166,6 @@ async def _prior(
     return known, by_seq
 
 
-async def replay_settled(
-    session: AsyncSession,
-    *,
-    surveyor: User,
-    device_id: str,
-    sent_at: datetime,
-    packets: Sequence[Incoming],
-    now: datetime,
-) -> Outcome | None:
-    """The answer to a push whose every packet is already settled, read without writing.
-
-    A tablet that lost an answer re-sends the same batch; nothing in it changes anything,
-    so it needs no write transaction (on SQLite, no turn at the one writer). None when
-    anything in the push is new, or the device is not (yet) this surveyor's: then the
-    push takes the full path, which also decides those cases.
-    """
-    device = await session.get(Device, device_id)
-    if not packets or device is None or device.surveyor_id != surveyor.id:
-        return None
-    known, _ = await _prior(
-        session, device_id, [p.packet.packet_id for p in packets], [p.packet.seq for p in packets]
-    )
-    results: list[Result] = []
-    referenced: list[str] = []
-    for item in packets:
-        prior = known.get(item.packet.packet_id)
-        if prior is None or prior[0] != device_id or prior[1] != item.digest:
-            return None
-        if prior[2] == "rejected":
-            results.append(Result(item.packet.packet_id, "rejected", prior[3]))
-        else:
-            results.append(Result(item.packet.packet_id, "duplicate"))
-            referenced.extend(item.packet.media)
-    acked, missing = await settled_position(session, device, device.max_seq, [])
-    return Outcome(
-        results=results,
-        acked_through=acked,
-        missing=missing,
-        clock_offset_ms=await _estimate_offset(session, device_id, sent_at, now),
-        media_wanted=await _media_wanted(session, referenced),
-    )
-
-
 async def ingest_push(
     session: AsyncSession,
     *,
@@ -226,7 +183,7 @@ async def ingest_push(
 
     ids = [p.packet.packet_id for p in packets]
     seqs = [p.packet.seq for p in packets]
-    known, by_seq = await _prior(session, device_id, ids, seqs)
+    known, by_seq = await prior_packets(session, device_id, ids, seqs)
 
     case_ids = {p.packet.case_id for p in packets}
     known_cases: set[str] = set()
@@ -367,14 +324,14 @@ async def ingest_push(
         acked_through=acked,
         missing=missing,
         clock_offset_ms=offset_ms,
-        media_wanted=await _media_wanted(session, referenced),
+        media_wanted=await media_wanted(session, referenced),
         changed_case_ids=changed,
         milestone_case_ids={r["case_id"] for r in accepted if r["kind"] != TRACK},
         track=[SimpleNamespace(**r) for r in accepted if r["kind"] == TRACK],
     )
 
 
-async def _media_wanted(session: AsyncSession, referenced: list[str]) -> list[str]:
+async def media_wanted(session: AsyncSession, referenced: list[str]) -> list[str]:
     wanted = list(dict.fromkeys(referenced))
     if not wanted:
         return []

@@ -30,8 +30,9 @@ from sync.cursors import BadCursor
 from sync.models import User
 from sync.packets import Packet, PacketError, check_data, digest
 from sync.pull import pull_cases
-from sync.push import DeviceTaken, Incoming, Outcome, ingest_push, replay_settled
+from sync.push import DeviceTaken, Incoming, Outcome, ingest_push
 from sync.recalc import recalc_cases, record_track
+from sync.replay import replay_settled
 from sync.reviews import latest_reviews
 from sync.values import AwareTime, Identifier, time_out_of_range
 

@@ -1,0 +1,60 @@
+"""Answering a re-sent batch from what is stored: no write when nothing in it is new.
+
+A tablet that lost an answer (cut connection, timeout) re-sends the same batch. Nothing in
+it can change anything, so it is answered from a read: on SQLite it needs no turn at the
+one writer, and replays run at read speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sync.models import Device, User
+from sync.push import Incoming, Outcome, Result, estimate_offset, media_wanted, prior_packets
+from sync.settlement import settled_position
+
+
+async def replay_settled(
+    session: AsyncSession,
+    *,
+    surveyor: User,
+    device_id: str,
+    sent_at: datetime,
+    packets: Sequence[Incoming],
+    now: datetime,
+) -> Outcome | None:
+    """The answer to a push whose every packet is already settled, read without writing.
+
+    A tablet that lost an answer re-sends the same batch; nothing in it changes anything,
+    so it needs no write transaction (on SQLite, no turn at the one writer). None when
+    anything in the push is new, or the device is not (yet) this surveyor's: then the
+    push takes the full path, which also decides those cases.
+    """
+    device = await session.get(Device, device_id)
+    if not packets or device is None or device.surveyor_id != surveyor.id:
+        return None
+    known, _ = await prior_packets(
+        session, device_id, [p.packet.packet_id for p in packets], [p.packet.seq for p in packets]
+    )
+    results: list[Result] = []
+    referenced: list[str] = []
+    for item in packets:
+        prior = known.get(item.packet.packet_id)
+        if prior is None or prior[0] != device_id or prior[1] != item.digest:
+            return None
+        if prior[2] == "rejected":
+            results.append(Result(item.packet.packet_id, "rejected", prior[3]))
+        else:
+            results.append(Result(item.packet.packet_id, "duplicate"))
+            referenced.extend(item.packet.media)
+    acked, missing = await settled_position(session, device, device.max_seq, [])
+    return Outcome(
+        results=results,
+        acked_through=acked,
+        missing=missing,
+        clock_offset_ms=await estimate_offset(session, device_id, sent_at, now),
+        media_wanted=await media_wanted(session, referenced),
+    )
