@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from media.models import MediaObject
@@ -75,17 +75,28 @@ class Outcome:
     track: list[SimpleNamespace] = field(default_factory=list)
 
 
+@dataclass
+class DeviceState:
+    """A device row as a push reads and then writes it (plain values, no ORM tracking)."""
+
+    device_id: str
+    surveyor_id: int
+    acked_through: int
+    max_seq: int
+
+
 async def _lock_device(
     session: AsyncSession, device_id: str, surveyor: User, now: datetime
-) -> Device:
+) -> DeviceState:
+    devices = Device.__table__
     locked = (
-        select(Device)
-        .where(Device.device_id == device_id)
+        select(devices.c.device_id, devices.c.surveyor_id)
+        .add_columns(devices.c.acked_through, devices.c.max_seq)
+        .where(devices.c.device_id == device_id)
         .with_for_update()
-        .execution_options(populate_existing=True)
     )
-    device = await session.scalar(locked)
-    if device is None:
+    row = (await session.execute(locked)).first()
+    if row is None:
         await session.execute(
             insert(session, Device)
             .values(
@@ -99,20 +110,21 @@ async def _lock_device(
             )
             .on_conflict_do_nothing(index_elements=["device_id"])
         )
-        device = await session.scalar(locked)
-    assert device is not None
+        row = (await session.execute(locked)).first()
+    assert row is not None
+    device = DeviceState(*row)
     if device.surveyor_id != surveyor.id:
         raise DeviceTaken(device_id)
     return device
 
 
 async def _clock_offset(
-    session: AsyncSession, device: Device, sent_at: datetime, now: datetime
+    session: AsyncSession, device_id: str, sent_at: datetime, now: datetime
 ) -> int:
-    estimate = await estimate_offset(session, device.device_id, sent_at, now)
-    session.add(
-        ClockSample(
-            device_id=device.device_id,
+    estimate = await estimate_offset(session, device_id, sent_at, now)
+    await session.execute(
+        insert(session, ClockSample).values(
+            device_id=device_id,
             sent_at=sent_at,
             received_at=now,
             offset_ms=offset_sample_ms(sent_at, now),
@@ -177,9 +189,7 @@ async def ingest_push(
 ) -> Outcome:
     """Settle every packet of a push; the caller commits before answering the tablet."""
     device = await _lock_device(session, device_id, surveyor, now)
-    offset_ms = await _clock_offset(session, device, sent_at, now)
-    device.clock_offset_ms = offset_ms
-    device.last_push_at = now
+    offset_ms = await _clock_offset(session, device_id, sent_at, now)
 
     ids = [p.packet.packet_id for p in packets]
     seqs = [p.packet.seq for p in packets]
@@ -316,8 +326,16 @@ async def ingest_push(
     prior_max_seq = device.max_seq
     device.max_seq = max(device.max_seq, max(held, default=0))
     acked, missing = await settled_position(session, device, prior_max_seq, held)
-    device.acked_through = acked
-    await session.flush()
+    await session.execute(
+        update(Device.__table__)
+        .where(Device.__table__.c.device_id == device_id)
+        .values(
+            acked_through=acked,
+            max_seq=device.max_seq,
+            clock_offset_ms=offset_ms,
+            last_push_at=now,
+        )
+    )
 
     return Outcome(
         results=results,

@@ -36,6 +36,8 @@ async def replay_settled(
     device = await session.get(Device, device_id)
     if not packets or device is None or device.surveyor_id != surveyor.id:
         return None
+    if max(p.packet.seq for p in packets) > device.max_seq:
+        return None  # a seq the device has never had settled: something here is new
     known, _ = await prior_packets(
         session, device_id, [p.packet.packet_id for p in packets], [p.packet.seq for p in packets]
     )

@@ -6,19 +6,22 @@ out of order, not how long the tablet has been in service.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.models import Device, Packet
+from sync.models import Packet
 
 # A tablet is told at most this many holes at once; it resends those first anyway.
 MAX_MISSING = 1000
 
 
 async def settled_position(
-    session: AsyncSession, device: Device, prior_max_seq: int, batch_held: list[int]
+    session: AsyncSession, device: Any, prior_max_seq: int, batch_held: list[int]
 ) -> tuple[int, list[int]]:
-    """(acked_through, missing) for the device after a push that made `batch_held` held.
+    """(acked_through, missing) for a device (anything with its device_id, acked_through and
+    max_seq) after a push that made `batch_held` held.
 
     When nothing above the settled position was held before this push (the usual, in-order
     case), the batch alone says what is held above it and the log is not read.
