@@ -14,12 +14,13 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, delete, or_, select
+from sqlalchemy import and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sync.changes import lock_cases
 from sync.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
 from sync.sql import insert
+from sync.stages import stage
 from sync.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
 from sync.timings import Measure, ReviewFact, latest_estimate, measure
 
@@ -177,6 +178,19 @@ async def store(session: AsyncSession, results: Iterable[Computed]) -> None:
     if timing_rows:
         await session.execute(CaseTiming.__table__.insert(), timing_rows)
     await session.execute(CaseProgress.__table__.insert(), [_progress_row(c) for c in results])
+    statuses = [
+        {"case": c.case_id, "stage": s}
+        for c in results
+        if (s := stage(c.timeline, c.log.dispatches, c.log.reviews)) is not None
+    ]
+    if statuses:
+        cases = Case.__table__
+        await session.execute(
+            update(cases)
+            .where(cases.c.id == bindparam("case"), cases.c.status != "closed")
+            .values(status=bindparam("stage")),
+            statuses,
+        )
     newest: dict[int, tuple[Event, str]] = {}
     for c in results:
         for surveyor_id, event in _positions(c).items():

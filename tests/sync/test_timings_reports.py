@@ -148,7 +148,7 @@ async def test_board_shows_open_cases_most_urgent_first(client, tokens, clock):
     # the suburban case's contact is 45 min overdue; the two city cases wait on estimates
     assert order[0] == cases[2]["id"] and order[-1] == waiting["id"]
     first = board["cases"][0]
-    assert first["surveyor"] == "sv2" and first["status"] == "dispatched"
+    assert first["surveyor"] == "sv2" and first["status"] == "accepted"
     contact = next(x for x in first["timings"] if x["name"] == "contact")
     assert (contact["state"], contact["seconds_left"], contact["due_at"]) == (
         "overdue",
