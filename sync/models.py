@@ -292,6 +292,9 @@ class CaseProgress(Base):
     awaiting_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     # Approved: the front-end cycle is over, the case leaves the board.
     approved: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The branch rates of sync/rates.py; None while not decided or not counted.
+    documents_on_site: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    first_scene: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class SurveyorPosition(Base):

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sync.changes import lock_cases
 from sync.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
+from sync.rates import documents_on_site, first_scene
 from sync.sql import insert
 from sync.stages import stage
 from sync.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
@@ -135,6 +136,7 @@ def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
 
 def _progress_row(computed: Computed) -> dict[str, Any]:
     timeline, reviews = computed.timeline, computed.log.reviews
+    last = len(computed.log.dispatches) - 1
     estimate = latest_estimate(timeline)
     reviewed = estimate is not None and any(
         r.estimate_packet_id == estimate.packet_id for r in reviews
@@ -150,6 +152,10 @@ def _progress_row(computed: Computed) -> dict[str, Any]:
         estimate_at=estimate.time if estimate else None,
         awaiting_review=estimate is not None and not reviewed,
         approved=cycle is not None and cycle.end is not None,
+        documents_on_site=documents_on_site(computed.log.facts, timeline, last)
+        if last >= 0
+        else None,
+        first_scene=first_scene(timeline, last) if last >= 0 else None,
     )
 
 

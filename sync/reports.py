@@ -1,4 +1,5 @@
-"""SLA reports: per surveyor or zone, the share of timings within their limit.
+"""SLA reports: per surveyor or zone, the share of timings within their limit, and the
+branch rates of sync/rates.py (on-site document collection, on-scene survey).
 
 A case is in the report when its last dispatch falls in [from, to). A timing counts as
 decided once it ended (met or missed) or ran past its limit (overdue: it can only miss);
@@ -19,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sync.board import stored_measure
 from sync.limits import Limits
-from sync.models import Case, CaseTiming, User
+from sync.models import Case, CaseProgress, CaseTiming, User
+from sync.rates import RATES
 from sync.timings import TIMING_NAMES, judge
 
 GROUPS = ("surveyor", "zone")
@@ -44,11 +46,24 @@ class TimingStats:
 
 
 @dataclass
+class RateStats:
+    decided: int = 0
+    within: int = 0
+
+    @property
+    def share(self) -> float | None:
+        return round(self.within / self.decided, 4) if self.decided else None
+
+
+@dataclass
 class GroupStats:
     group: str
     cases: set[str] = field(default_factory=set)
     timings: dict[str, TimingStats] = field(
         default_factory=lambda: {name: TimingStats() for name in TIMING_NAMES}
+    )
+    rates: dict[str, RateStats] = field(
+        default_factory=lambda: {name: RateStats() for name in RATES}
     )
 
 
@@ -83,6 +98,23 @@ async def sla_report(
         if timing.end is not None:
             counted.ended += 1
             counted.seconds_total += timing.seconds
+    in_range = select(CaseTiming.case_id).where(
+        CaseTiming.dispatched_at >= start, CaseTiming.dispatched_at < end
+    )
+    rates = await session.execute(
+        select(CaseProgress.documents_on_site, CaseProgress.first_scene, group_column)
+        .join(Case, Case.id == CaseProgress.case_id)
+        .outerjoin(User, User.id == Case.surveyor_id)
+        .where(CaseProgress.case_id.in_(in_range))
+    )
+    for on_site, scene, group in rates:
+        stats = groups.get(group or "(none)")
+        if stats is None:
+            continue
+        for name, value in (("documents_on_site", on_site), ("first_scene", scene)):
+            if value is not None:
+                stats.rates[name].decided += 1
+                stats.rates[name].within += bool(value)
     return [groups[k] for k in sorted(groups)]
 
 
@@ -93,12 +125,17 @@ def report_csv(group_by: str, groups: list[GroupStats]) -> str:
     header = [group_by, "cases"]
     for name in TIMING_NAMES:
         header += [f"{name}_decided", f"{name}_within", f"{name}_share", f"{name}_open"]
+    for name in RATES:
+        header += [f"{name}_decided", f"{name}_within", f"{name}_share"]
     writer.writerow(header)
     for g in groups:
         line: list[object] = [_cell(g.group), len(g.cases)]
         for name in TIMING_NAMES:
             t = g.timings[name]
             line += [t.decided, t.within, "" if t.share is None else t.share, t.open]
+        for name in RATES:
+            r = g.rates[name]
+            line += [r.decided, r.within, "" if r.share is None else r.share]
         writer.writerow(line)
     return out.getvalue()
 

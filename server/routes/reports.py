@@ -32,10 +32,18 @@ class TimingShare(msgspec.Struct, kw_only=True):
     average_seconds: int | None
 
 
+class RateShare(msgspec.Struct, kw_only=True):
+    decided: int
+    within: int
+    share: float | None
+
+
 class GroupReport(msgspec.Struct, kw_only=True):
     group: str
     cases: int
     timings: dict[str, TimingShare]
+    # documents_on_site (现场单证收集率, target >= 0.9), first_scene (现场查勘率, >= 0.98)
+    rates: dict[str, RateShare]
 
 
 class SlaReport(msgspec.Struct, kw_only=True):
@@ -106,6 +114,10 @@ async def read_sla_report(
                         average_seconds=t.average_seconds,
                     )
                     for name, t in ((n, g.timings[n]) for n in TIMING_NAMES)
+                },
+                rates={
+                    name: RateShare(decided=r.decided, within=r.within, share=r.share)
+                    for name, r in g.rates.items()
                 },
             )
             for g in groups
