@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from media.models import MediaObject
+from sync.changes import cases_changed, lock_cases
 from sync.clock import estimate_offset_ms, offset_sample_ms
 from sync.models import (
     Case,
@@ -30,6 +31,7 @@ from sync.models import (
     User,
 )
 from sync.packets import Packet as WirePacket
+from sync.recalc import recalc_cases, record_track
 from sync.settlement import settled_position
 from sync.sql import insert
 from sync.timeline import TRACK
@@ -187,7 +189,29 @@ async def ingest_push(
     packets: Sequence[Incoming],
     now: datetime,
 ) -> Outcome:
-    """Settle every packet of a push; the caller commits before answering the tablet."""
+    """Settle every packet of a push and bring what derives from them up to date (timings,
+    last known positions, the pull feed); the caller commits before answering the tablet.
+    """
+    outcome = await _settle(
+        session, surveyor=surveyor, device_id=device_id, sent_at=sent_at, packets=packets, now=now
+    )
+    # Case locks in id order before the feed counter (see sync/changes.py).
+    await lock_cases(session, outcome.changed_case_ids)
+    await recalc_cases(session, outcome.milestone_case_ids)
+    await record_track(session, outcome.track)
+    await cases_changed(session, outcome.changed_case_ids, now)
+    return outcome
+
+
+async def _settle(
+    session: AsyncSession,
+    *,
+    surveyor: User,
+    device_id: str,
+    sent_at: datetime,
+    packets: Sequence[Incoming],
+    now: datetime,
+) -> Outcome:
     device = await _lock_device(session, device_id, surveyor, now)
     offset_ms = await _clock_offset(session, device_id, sent_at, now)
 

@@ -24,14 +24,12 @@ from server.db import Database
 from server.errors import FieldError
 from server.routes.cases import CaseView, case_view
 from server.settings import Settings
-from sync.changes import cases_changed, lock_cases
 from sync.clock import Clock
 from sync.cursors import BadCursor
 from sync.models import User
 from sync.packets import Packet, PacketError, check_data, digest
 from sync.pull import pull_cases
 from sync.push import DeviceTaken, Incoming, Outcome, ingest_push
-from sync.recalc import recalc_cases, record_track
 from sync.replay import replay_settled
 from sync.reviews import latest_reviews
 from sync.values import AwareTime, Identifier, time_out_of_range
@@ -188,10 +186,6 @@ async def _push(
         raise FieldError(
             "device_id", "this device belongs to another surveyor", HTTP_409_CONFLICT
         ) from None
-    await lock_cases(db_session, outcome.changed_case_ids)
-    await recalc_cases(db_session, outcome.milestone_case_ids)
-    await record_track(db_session, outcome.track)
-    await cases_changed(db_session, outcome.changed_case_ids, now)
     return _push_response(outcome)
 
 
