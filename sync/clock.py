@@ -78,9 +78,12 @@ class ScaledClock:
             raise ValueError("speed must be above 0 and at most 1,000,000")
         self.start = start.astimezone(UTC)
         self.speed = speed
-        wall = datetime.now(UTC)  # read once: the offset from the anchor; monotonic after
+        # The wall clock is read once, between two monotonic reads whose midpoint stands for
+        # it (halving the error a pre-emption between the reads would cause); monotonic after.
+        before = time.monotonic()
+        wall = datetime.now(UTC)
+        self._base_mono = (before + time.monotonic()) / 2
         self.anchor = anchor.astimezone(UTC) if anchor is not None else wall
-        self._base_mono = time.monotonic()
         self._base_elapsed = (wall - self.anchor).total_seconds()
 
     def now(self) -> datetime:
