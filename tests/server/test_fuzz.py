@@ -40,7 +40,7 @@ def _fuzz_operation(
     run()
 
 
-@pytest.mark.parametrize("who", ["disp", "sv1"])
+@pytest.mark.parametrize("who", ["disp", "sv1", "rev"])
 def test_no_request_gets_a_server_error(live_server, who):
     url, tokens = live_server
     schema = schemathesis.openapi.from_url(f"{url}/schema/openapi.json")
