@@ -259,17 +259,7 @@ async def _settle(
                     referenced.extend(p.media)
             else:
                 results.append(Result(p.packet_id, "rejected", CONFLICT))
-                conflicts.append(
-                    dict(
-                        packet_id=p.packet_id,
-                        device_id=device_id,
-                        seq=p.seq,
-                        digest=item.digest,
-                        body=item.body,
-                        body_format=item.body_format,
-                        received_at=now,
-                    )
-                )
+                conflicts.append(_as_received(item, device_id, now))
             continue
 
         if p.case_id not in known_cases:
@@ -282,18 +272,12 @@ async def _settle(
         gps = p.gps
         new_rows.append(
             dict(
-                packet_id=p.packet_id,
-                device_id=device_id,
-                seq=p.seq,
+                _as_received(item, device_id, now),
                 case_id=p.case_id,
                 surveyor_id=surveyor.id,
                 kind=p.kind,
                 status=status,
                 reason=reason,
-                digest=item.digest,
-                body=item.body,
-                body_format=item.body_format,
-                received_at=now,
                 occurred_at=occurred,
                 clock_offset_ms=offset_ms,
                 corrected_at=occurred + timedelta(milliseconds=offset_ms),
@@ -370,6 +354,19 @@ async def _settle(
         changed_case_ids=changed,
         milestone_case_ids={r["case_id"] for r in accepted if r["kind"] != TRACK},
         track=[SimpleNamespace(**r) for r in accepted if r["kind"] == TRACK],
+    )
+
+
+def _as_received(item: Incoming, device_id: str, now: datetime) -> dict:
+    """What every kept packet records of its arrival: the log and the conflicts alike."""
+    return dict(
+        packet_id=item.packet.packet_id,
+        device_id=device_id,
+        seq=item.packet.seq,
+        digest=item.digest,
+        body=item.body,
+        body_format=item.body_format,
+        received_at=now,
     )
 
 
