@@ -2,7 +2,7 @@
 and the server's peak RSS growth while one 200 MiB upload goes through.
 
 Runs a real `kancha serve` (SQLite, media on local disk) in a temp folder and prints JSON.
-Targets (issue 5): ratio >= 0.3, RSS growth < 64 MiB.
+Targets: ratio >= 0.3, RSS growth < 64 MiB.
 
     .venv/bin/python bench/media.py [--photos 8] [--big-mib 200]
 """

@@ -2,7 +2,7 @@
 
 Builds `--cases` cases of `--events` accepted packets each (a surveyor's whole lifecycle,
 positions, photos and documents, an estimate) straight into a fresh database, then times:
-- `kancha recalc`'s work (sync.recalc.recalc_everything): seconds and events/s;
+- `kancha recalc`'s work (cases.recalc.recalc_everything): seconds and events/s;
 - the recalculation of one case after a late packet lands (insert + recalc + commit, as a
   push does), at a small size first and again at full size, to show it does not grow with
   the number of cases (it reads only that case's rows, by index).
@@ -30,9 +30,10 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cases.models import Case, Dispatch, Packet, User  # noqa: E402
+from cases.recalc import recalc_cases, recalc_everything  # noqa: E402
 from server.db import Database, migrate  # noqa: E402
-from sync.models import Case, Device, Dispatch, Packet, User  # noqa: E402
-from sync.recalc import recalc_cases, recalc_everything  # noqa: E402
+from sync.models import Device  # noqa: E402
 
 T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 SURVEYORS = 50

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.models import Case, Packet, User
 from media.exif import distance_m
-from media.models import MediaObject, ThumbnailJob
-from sync.models import Case, Packet, PacketMedia, User
+from media.models import MediaObject, PacketMedia, ThumbnailJob
 
 DESK_ROLES = frozenset({"reviewer", "dispatcher", "admin"})
 FAR_FROM_SCENE = "far_from_scene"

@@ -21,11 +21,11 @@ from typing import BinaryIO
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.sql import insert
 from media.images import HEIC, HEIF, HEIF_DECODER, PDF, DecompressionBomb, MediaFacts, NotMedia
 from media.images import describe as describe_file
 from media.models import MediaObject, ThumbnailJob
 from media.store import MediaStore, new_temp, object_key, remove_quietly
-from sync.sql import insert
 
 WRITE_BATCH = 1024 * 1024  # bytes gathered before one threaded write+hash
 

@@ -1,5 +1,6 @@
-"""Tables of stored media: one row per distinct object keyed by its SHA-256, the resumable
-uploads on their way in, and the thumbnail jobs the worker works through."""
+"""Tables of stored media: one row per distinct object keyed by its SHA-256, which packets
+reference it (how a photo finds its case), the resumable uploads on their way in, and the
+thumbnail jobs the worker works through."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sync.models import Base, UTCDateTime
+from cases.models import Base, UTCDateTime
 
 
 class MediaObject(Base):
@@ -61,3 +62,14 @@ class TusUpload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PacketMedia(Base):
+    """A media object a packet references: how photos find their case, in either order."""
+
+    __tablename__ = "packet_media"
+
+    packet_id: Mapped[str] = mapped_column(ForeignKey("packets.packet_id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    case_id: Mapped[str] = mapped_column(String(64), index=True)
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)

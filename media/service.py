@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cases.clock import Clock
 from media.store import MediaStore, open_store
 from media.thumbnails import ThumbnailWorker
 from media.tus import sweep_expired
-from sync.clock import Clock
 
 logger = logging.getLogger("kancha.media")
 STALE_TEMP_SECONDS = 24 * 3600

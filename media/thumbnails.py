@@ -22,10 +22,10 @@ import anyio.to_thread
 from PIL import Image, ImageOps
 from sqlalchemy import select, update
 
+from cases.clock import Clock
 from media.images import MAX_PIXELS, DecompressionBomb
 from media.models import MediaObject, ThumbnailJob
 from media.store import MediaStore, Variant, new_temp, object_key, remove_quietly
-from sync.clock import Clock
 
 logger = logging.getLogger("kancha.thumbnails")
 

@@ -7,10 +7,11 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import cases.models
 import media.models  # noqa: F401  (registers media tables)
-import sync.models
+import sync.models  # noqa: F401  (registers protocol tables)
 
-target_metadata = sync.models.Base.metadata
+target_metadata = cases.models.Base.metadata
 config = context.config
 
 

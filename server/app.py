@@ -13,6 +13,8 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from cases.clock import Clock, make_clock
+from cases.limits import Limits, LimitsError
 from media.service import media_service, running
 from media.store import MediaStore
 from server.auth import BearerTokenMiddleware, provide_user
@@ -28,8 +30,6 @@ from server.routes.review import ReviewController
 from server.routes.sync import SyncController
 from server.routes.uploads import UploadController
 from server.settings import Settings, SettingsError
-from sync.clock import Clock, make_clock
-from sync.limits import Limits, LimitsError
 
 ROUTES = [health, CaseController, SyncController, ReviewController, read_board, read_sla_report]
 ROUTES += [MediaController, UploadController, DeviceController]

@@ -14,9 +14,9 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from cases.models import User
+from cases.users import user_for_token
 from server.db import Database
-from sync.models import User
-from sync.users import user_for_token
 
 Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
 

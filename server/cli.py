@@ -7,10 +7,10 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from cases.clock import SystemClock
+from cases.users import UserError, create_user, list_users, revoke_user
 from server.db import Database, migrate_url
 from server.settings import Settings, SettingsError
-from sync.clock import SystemClock
-from sync.users import UserError, create_user, list_users, revoke_user
 
 
 def _prepare(settings: Settings) -> None:
@@ -82,7 +82,7 @@ def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute every case's timeline, timings and progress from the log."""
-    from sync.recalc import recalc_everything
+    from cases.recalc import recalc_everything
 
     _prepare(settings)
 
@@ -101,7 +101,7 @@ def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
-    from server.simulator.cli import run_from_args
+    from simulator.cli import run_from_args
 
     return run_from_args(settings, args)
 
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     recalc.add_argument("--batch", type=int, default=500, help="cases per transaction")
     recalc.set_defaults(func=cmd_recalc)
 
-    from server.simulator.cli import add_simulate_parser
+    from simulator.cli import add_simulate_parser
 
     add_simulate_parser(sub).set_defaults(func=cmd_simulate)
     return parser

@@ -13,7 +13,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 
-from sync.cases import CaseNotFound
+from cases.dispatch import CaseNotFound
 
 logger = logging.getLogger("kancha")
 

@@ -37,13 +37,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     signed_url_seconds: int = 300
     # Log SQL statements (debugging only).
     echo_sql: bool = False
-    # The server's clock (see sync/clock.py ScaledClock): a speed other than 1 or a start
+    # The server's clock (see cases/clock.py ScaledClock): a speed other than 1 or a start
     # makes it run compressed from `clock_start` (RFC 3339), which it reads at the real
     # instant `clock_anchor` (default: when the server starts). For simulated days only.
     clock_speed: float = 1.0
     clock_start: str = ""
     clock_anchor: str = ""
-    # Media (issue 5): unfinished tus uploads expire this long after creation.
+    # Media: unfinished tus uploads expire this long after creation.
     upload_expiry_seconds: int = 24 * 3600
     # EXIF times without OffsetTimeOriginal are read in this offset from UTC (China: +8 h).
     exif_utc_offset_minutes: int = 480

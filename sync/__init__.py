@@ -1,1 +1,2 @@
-"""Case lifecycle, packet sync, ordering, clock correction and timings: no HTTP here."""
+"""The tablet wire protocol: packets and their digest, push and replay, settlement, pull
+cursors, tablet clock offsets and what the desk sees of refused packets. No HTTP here."""

@@ -15,8 +15,8 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.sql import insert
 from sync.models import ServerSecret
-from sync.sql import insert
 
 KEY_NAME = "cursor"
 

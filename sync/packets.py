@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
-from sync.values import AwareTime, Identifier, Lat, Lon, time_out_of_range
+from cases.values import AwareTime, Identifier, Lat, Lon, time_out_of_range
 
 Kind = Literal[
     "accepted",
@@ -122,10 +122,3 @@ def digest(packet: Packet) -> str:
 
 def _utc(when: datetime) -> str:
     return when.astimezone(UTC).isoformat()
-
-
-def decode_stored(body: bytes, body_format: str) -> Packet:
-    """A stored packet's body, verbatim as received, decoded again."""
-    if body_format == "msgpack":
-        return msgspec.msgpack.decode(body, type=Packet)
-    return msgspec.json.decode(body, type=Packet)

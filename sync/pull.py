@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.cases import case_history_options
-from sync.changes import feed_head
+from cases.changes import feed_head
+from cases.dispatch import case_history_options
+from cases.models import Case, Dispatch, User
 from sync.cursors import cursor_key, make_cursor, read_cursor
-from sync.models import Case, Dispatch, User
 
 
 async def pull_cases(

@@ -17,24 +17,16 @@ from types import SimpleNamespace
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from media.models import MediaObject
-from sync.changes import cases_changed, lock_cases
-from sync.clock import estimate_offset_ms, offset_sample_ms
-from sync.models import (
-    Case,
-    ClockSample,
-    Device,
-    Dispatch,
-    Packet,
-    PacketConflict,
-    PacketMedia,
-    User,
-)
+from cases.changes import cases_changed, lock_cases
+from cases.models import Case, Dispatch, Packet, User
+from cases.recalc import recalc_cases, record_track
+from cases.sql import insert
+from cases.timeline import TRACK
+from media.models import MediaObject, PacketMedia
+from sync.clock_offsets import estimate_offset_ms, offset_sample_ms
+from sync.models import ClockSample, Device, PacketConflict
 from sync.packets import Packet as WirePacket
-from sync.recalc import recalc_cases, record_track
 from sync.settlement import settled_position
-from sync.sql import insert
-from sync.timeline import TRACK
 
 CONFLICT = "conflict"
 UNKNOWN_CASE = "unknown case"
@@ -195,7 +187,7 @@ async def ingest_push(
     outcome = await _settle(
         session, surveyor=surveyor, device_id=device_id, sent_at=sent_at, packets=packets, now=now
     )
-    # Case locks in id order before the feed counter (see sync/changes.py).
+    # Case locks in id order before the feed counter (see cases/changes.py).
     await lock_cases(session, outcome.changed_case_ids)
     await recalc_cases(session, outcome.milestone_case_ids)
     await record_track(session, outcome.track)

@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.models import Device, Packet, PacketConflict, User
+from cases.models import Packet, User
+from sync.models import Device, PacketConflict
 
 
 @dataclass(frozen=True)

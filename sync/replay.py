@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.models import Device, User
+from cases.models import User
+from sync.models import Device
 from sync.push import Incoming, Outcome, Result, estimate_offset, media_wanted, prior_packets
 from sync.settlement import settled_position
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.models import Packet
+from cases.models import Packet
 
 # A tablet is told at most this many holes at once; it resends those first anyway.
 MAX_MISSING = 1000

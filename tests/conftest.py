@@ -22,11 +22,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cases.clock import FakeClock
+from cases.models import Base
 from server.app import create_app
 from server.db import Database, migrate_url
 from server.settings import Settings
-from sync.clock import FakeClock
-from sync.models import Base
 from tests.factories import Tokens, make_tokens
 
 

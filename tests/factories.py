@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from litestar.testing import AsyncTestClient
 
+from cases.users import create_user
 from server.db import Database
-from sync.users import create_user
 
 _case_numbers = itertools.count(1)
+
+# The morning every replayed day starts on (the FakeClock's default start).
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    """A time `minutes` after T0: tests read as a day's timeline in minutes."""
+    return T0 + timedelta(minutes=minutes)
 
 
 class Tokens(dict[str, dict[str, str]]):

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import media.models  # noqa: F401  (registers media tables)
+from cases.models import Base
 from server.db import Database
-from sync.models import Base
 
 
 async def test_migrated_schema_matches_the_models(database_url):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import sync.models
+import cases.models
 
 revision = "0001"
 down_revision = None
@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", sync.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", cases.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("name", name=op.f("uq_users_name")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_users_token_hash")),
@@ -36,7 +36,7 @@ def upgrade() -> None:
         "cases",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("case_no", sa.String(length=64), nullable=False),
-        sa.Column("reported_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reported_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lon", sa.Float(), nullable=False),
         sa.Column("address", sa.Text(), nullable=False),
@@ -46,8 +46,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("surveyor_id", sa.Integer(), nullable=True),
         sa.Column("created_by", sa.Integer(), nullable=False),
-        sa.Column("created_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by"], ["users.id"], name=op.f("fk_cases_created_by_users")
         ),
@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(length=36), nullable=False),
         sa.Column("surveyor_id", sa.Integer(), nullable=False),
         sa.Column("dispatched_by", sa.Integer(), nullable=False),
-        sa.Column("dispatched_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("dispatched_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"], ["cases.id"], name=op.f("fk_dispatches_case_id_cases")
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import sync.models
+import cases.models
 
 revision = "0002"
 down_revision = "0001"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
         sa.Column("content_type", sa.String(length=64), nullable=False),
-        sa.Column("stored_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("stored_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("sha256", name=op.f("pk_media_objects")),
     )
     # ### end Alembic commands ###

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import sync.models
+import cases.models
 
 revision = "0003"
 down_revision = "0002"
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("body_format", sa.String(length=8), nullable=False),
-        sa.Column("received_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_packet_conflicts")),
     )
     with op.batch_alter_table("packet_conflicts", schema=None) as batch_op:
@@ -51,8 +51,8 @@ def upgrade() -> None:
         "devices",
         sa.Column("device_id", sa.String(length=64), nullable=False),
         sa.Column("surveyor_id", sa.Integer(), nullable=False),
-        sa.Column("first_seen_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_push_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("first_seen_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_push_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("acked_through", sa.BigInteger(), nullable=False),
         sa.Column("max_seq", sa.BigInteger(), nullable=False),
         sa.Column("clock_offset_ms", sa.BigInteger(), nullable=False),
@@ -68,8 +68,8 @@ def upgrade() -> None:
         "clock_samples",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("device_id", sa.String(length=64), nullable=False),
-        sa.Column("sent_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("received_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("offset_ms", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.device_id"], name=op.f("fk_clock_samples_device_id_devices")
@@ -92,14 +92,14 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("body_format", sa.String(length=8), nullable=False),
-        sa.Column("received_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("occurred_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("clock_offset_ms", sa.BigInteger(), nullable=False),
-        sa.Column("corrected_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("corrected_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("lat", sa.Float(), nullable=True),
         sa.Column("lon", sa.Float(), nullable=True),
         sa.Column("accuracy_m", sa.Float(), nullable=True),
-        sa.Column("fix_time", sync.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("fix_time", cases.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("category", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.device_id"], name=op.f("fk_packets_device_id_devices")

@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-01 18:05:00
 
-Tables of media (issue 5): facts of each stored object, thumbnail jobs, tus uploads.
+Tables of media: facts of each stored object, thumbnail jobs, tus uploads.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import sync.models
+import cases.models
 
 revision = "0004"
 down_revision = "0003"
@@ -27,8 +27,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("created_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", sync.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", cases.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["sha256"],
             ["media_objects.sha256"],
@@ -47,9 +47,9 @@ def upgrade() -> None:
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("filename", sa.Text(), nullable=True),
         sa.Column("metadata_header", sa.Text(), nullable=False),
-        sa.Column("created_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", sync.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", cases.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["owner_id"], ["users.id"], name=op.f("fk_tus_uploads_owner_id_users")
         ),
@@ -63,7 +63,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("width", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("height", sa.Integer(), nullable=True))
         batch_op.add_column(
-            sa.Column("taken_at", sync.models.UTCDateTime(timezone=True), nullable=True)
+            sa.Column("taken_at", cases.models.UTCDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("lat", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("lon", sa.Float(), nullable=True))

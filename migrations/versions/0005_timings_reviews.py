@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-01 18:05:00
 
-Tables of timings and review (issue 6): reviews are part of the log; case_timings,
+Tables of timings and review: reviews are part of the log; case_timings,
 case_progress and surveyor_positions are derived from it and rebuilt by `kancha recalc`.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import sync.models
+import cases.models
 
 revision = "0005"
 down_revision = "0004"
@@ -31,7 +31,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("requested", sa.Text(), nullable=False),
         sa.Column("estimate_packet_id", sa.String(length=64), nullable=False),
-        sa.Column("reviewed_at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("reviewed_at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_reviews_case_id_cases")),
         sa.ForeignKeyConstraint(
             ["reviewer_id"], ["users.id"], name=op.f("fk_reviews_reviewer_id_users")
@@ -46,9 +46,9 @@ def upgrade() -> None:
         sa.Column("case_id", sa.String(length=36), nullable=False),
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("limit_key", sa.String(length=40), nullable=False),
-        sa.Column("dispatched_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("start_at", sync.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("end_at", sync.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("dispatched_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("start_at", cases.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("end_at", cases.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("source", sa.String(length=20), nullable=True),
         sa.Column("end_packet_id", sa.String(length=64), nullable=True),
         sa.Column("flags", sa.Text(), nullable=False),
@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("documents", sa.Integer(), nullable=False),
         sa.Column("estimate_packet_id", sa.String(length=64), nullable=True),
         sa.Column("estimate_amount", sa.Float(), nullable=True),
-        sa.Column("estimate_at", sync.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("estimate_at", cases.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("awaiting_review", sa.Boolean(), nullable=False),
         sa.Column("approved", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -86,7 +86,7 @@ def upgrade() -> None:
         sa.Column("surveyor_id", sa.Integer(), nullable=False),
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lon", sa.Float(), nullable=False),
-        sa.Column("at", sync.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", cases.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("packet_id", sa.String(length=64), nullable=False),
         sa.Column("case_id", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(

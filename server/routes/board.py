@@ -9,11 +9,11 @@ from litestar import get
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.board import board
+from cases.clock import Clock
+from cases.limits import Limits
 from server.auth import roles
 from server.routes.timing_views import TimingView, timing_view
-from sync.board import board
-from sync.clock import Clock
-from sync.limits import Limits
 
 
 class Position(msgspec.Struct, kw_only=True):

@@ -14,6 +14,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.clock import Clock
+from cases.dispatch import DispatchError, dispatch_case, load_case, open_case
+from cases.limits import Limits
+from cases.models import Case, Review, User
+from cases.recalc import case_computed
+from cases.reviews import latest_reviews
+from cases.values import Address, AwareTime, CaseNo, Location, Plate, UserName, time_out_of_range
 from server.auth import roles
 from server.errors import FieldError
 from server.routes.timing_views import (
@@ -24,13 +31,6 @@ from server.routes.timing_views import (
     review_view,
     timing_views,
 )
-from sync.cases import DispatchError, dispatch_case, load_case, open_case
-from sync.clock import Clock
-from sync.limits import Limits
-from sync.models import Case, Review, User
-from sync.recalc import case_computed
-from sync.reviews import latest_reviews
-from sync.values import Address, AwareTime, CaseNo, Location, Plate, UserName, time_out_of_range
 
 Zone = Literal["city", "suburban", "out_of_town"]
 

@@ -11,9 +11,9 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.values import Identifier
 from server.auth import roles
 from sync.rejections import devices, rejections
-from sync.values import Identifier
 
 
 class DeviceView(msgspec.Struct):

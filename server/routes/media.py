@@ -26,6 +26,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.clock import Clock
+from cases.dispatch import load_case
+from cases.models import User
+from cases.values import Location
 from media.catalog import CaseMedia, case_media, may_read
 from media.ingest import MediaRefused, accept, held, receive, record, too_large
 from media.models import ThumbnailJob
@@ -35,10 +39,6 @@ from server.db import Database
 from server.errors import FieldError
 from server.routes.cases import ensure_case_visible
 from server.settings import Settings
-from sync.cases import load_case
-from sync.clock import Clock
-from sync.models import User
-from sync.values import Location
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 

@@ -12,13 +12,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.clock import Clock
+from cases.limits import Limits
+from cases.reports import report_csv, sla_report
+from cases.timings import TIMING_NAMES
+from cases.values import AwareTime
 from server.auth import roles
 from server.errors import FieldError
-from sync.clock import Clock
-from sync.limits import Limits
-from sync.reports import report_csv, sla_report
-from sync.timings import TIMING_NAMES
-from sync.values import AwareTime
 
 # Widest report: ten years (a wider one is a typo, and would scan everything).
 MAX_SPAN_DAYS = 3660

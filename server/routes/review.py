@@ -14,21 +14,16 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_409_CONFLICT
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.clock import Clock
+from cases.limits import Limits
+from cases.models import User
+from cases.recalc import case_computed
+from cases.reviews import NothingToReview, ReviewError, review_case, review_queue
+from cases.values import Reason
 from server.auth import roles
 from server.errors import FieldError
 from server.routes.timing_views import ReviewView, TimingView, review_view, timing_views
-from sync.clock import Clock
-from sync.limits import Limits
-from sync.models import User
 from sync.packets import Category
-from sync.recalc import case_computed
-from sync.reviews import (
-    NothingToReview,
-    ReviewError,
-    review_case,
-    review_queue,
-)
-from sync.values import Reason
 
 
 class ReviewRequest(msgspec.Struct, kw_only=True):

@@ -19,20 +19,20 @@ from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_409_CONFLICT, HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.clock import Clock
+from cases.models import User
+from cases.reviews import latest_reviews
+from cases.values import AwareTime, Identifier, time_out_of_range
 from server.auth import roles
 from server.db import Database
 from server.errors import FieldError
 from server.routes.cases import CaseView, case_view
 from server.settings import Settings
-from sync.clock import Clock
 from sync.cursors import BadCursor
-from sync.models import User
 from sync.packets import Packet, PacketError, check_data, digest
 from sync.pull import pull_cases
 from sync.push import DeviceTaken, Incoming, Outcome, ingest_push
 from sync.replay import replay_settled
-from sync.reviews import latest_reviews
-from sync.values import AwareTime, Identifier, time_out_of_range
 
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 

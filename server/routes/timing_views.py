@@ -7,10 +7,10 @@ from typing import Literal
 
 import msgspec
 
-from sync.limits import Limits
-from sync.models import Review
-from sync.timeline import Event
-from sync.timings import Measure, Timing, judge
+from cases.limits import Limits
+from cases.models import Review
+from cases.timeline import Event
+from cases.timings import Measure, Timing, judge
 
 Source = Literal["gps", "device_corrected", "server_received"]
 TimingName = Literal["accept", "contact", "arrival", "estimate", "resubmit", "front_end_cycle"]

@@ -17,6 +17,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.clock import Clock
+from cases.models import User
 from media.ingest import MediaRefused
 from media.models import TusUpload
 from media.service import MediaService
@@ -36,8 +38,6 @@ from media.tus import (
 from server.db import Database
 from server.routes.media import ClientGone, body_chunks, provide_media, wake_worker
 from server.settings import Settings
-from sync.clock import Clock
-from sync.models import User
 
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 OFFSET_TYPE = "application/offset+octet-stream"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.users import revoke_user
+from cases.users import revoke_user
 from tests.factories import case_body, dispatched_case
 
 

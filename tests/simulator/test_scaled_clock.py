@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cases.clock import ScaledClock, SystemClock, make_clock
 from server.app import create_app
 from server.settings import Settings, SettingsError
-from sync.clock import ScaledClock, SystemClock, make_clock
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from server.db import Database
-from server.simulator.compare import UNAVAILABLE
-from server.simulator.report import failures
+from simulator.compare import UNAVAILABLE
+from simulator.report import failures
 from tests.factories import make_user
 from tests.live import running_server
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from sync.clock import FakeClock
+from cases.clock import FakeClock
 from tests.factories import new_id, push, push_body
 
 SCENE = {"lat": 31.2304, "lon": 121.4737}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from sync.models import Packet
+from cases.models import Packet
 from tests.factories import dispatched_case, new_id, packet, push, push_body
 from tests.sync.test_push import count
 

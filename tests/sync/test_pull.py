@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sync.changes import cases_changed
+from cases.changes import cases_changed
 from tests.factories import dispatched_case, new_id, open_case, packet, push, push_body
 
 

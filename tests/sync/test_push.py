@@ -8,7 +8,9 @@ import msgspec
 import pytest
 from sqlalchemy import func, select, text
 
-from sync.models import ClockSample, Device, Packet, PacketMedia
+from cases.models import Packet
+from media.models import PacketMedia
+from sync.models import ClockSample, Device
 from tests.factories import dispatched_case, new_id, open_case, packet, push, push_body
 
 

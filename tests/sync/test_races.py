@@ -11,7 +11,7 @@ import threading
 import httpx
 from sqlalchemy import func, select
 
-from sync.models import Packet
+from cases.models import Packet
 from tests.factories import new_id, packet, push_body
 
 

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
 
-from sync.rates import REQUIRED_ON_SITE
-from tests.factories import dispatched_case
+from cases.rates import REQUIRED_ON_SITE
+from tests.factories import T0, at, dispatched_case
 from tests.sync.tablets import Tablet
 
-T = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 FAR = {"lat": 31.2574, "lon": 121.4737}  # 3 km north of the scene
 
 
-def at(minutes: float) -> datetime:
-    return T + timedelta(minutes=minutes)
-
-
 async def test_report_gives_on_site_documents_and_first_scene_rates(client, tokens, clock):
-    clock.set(T)
+    clock.set(T0)
     complete = await dispatched_case(client, tokens, surveyor="sv1", simple_procedure=True)
     partial = await dispatched_case(client, tokens, surveyor="sv1", simple_procedure=True)
     ordinary = await dispatched_case(client, tokens, surveyor="sv1", simple_procedure=False)

@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.cases import CaseNotFound
-from sync.changes import cases_changed
-from sync.models import Case, CaseProgress, Review, User
-from sync.recalc import recalc_cases
+from cases.changes import cases_changed
+from cases.dispatch import CaseNotFound
+from cases.models import Case, CaseProgress, Review, User
+from cases.recalc import recalc_cases
 
 DECISIONS = ("approved", "returned")
 
@@ -41,10 +41,6 @@ class QueueItem:
     estimate_at: datetime
     photos: int
     documents: int
-
-
-def requested_list(requested: str) -> list[str]:
-    return [c for c in requested.split(",") if c]
 
 
 async def review_case(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.simulator.compare import UNAVAILABLE
+from simulator.compare import UNAVAILABLE
 
 
 def failures(result: dict[str, Any]) -> list[str]:

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from server.simulator.plan import CasePlan
+from simulator.plan import CasePlan
 
 
 @dataclass

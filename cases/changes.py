@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.models import Case, Counter
+from cases.models import Case, Counter
 
 FEED = "changes"
 

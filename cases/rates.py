@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sync.timeline import ARRIVAL_WITHOUT_FIX, FAR_FROM_SCENE, CaseFacts, Event
+from cases.timeline import ARRIVAL_WITHOUT_FIX, FAR_FROM_SCENE, CaseFacts, Event
 
 # Photographed on site for a simple-procedure case (domain.md): 双证, 车架号, 索赔申请书,
 # 汇款信息, 简易程序处理单, 协议书, 交强险标志或保单.

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from sync.models import Case, Dispatch
+from cases.models import Case, Dispatch
 from tests.factories import case_body, dispatched_case, open_case
 
 

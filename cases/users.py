@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.models import ROLES, User
+from cases.models import ROLES, User
 
 
 class UserError(ValueError):

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sync.changes import lock_cases
-from sync.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
-from sync.rates import documents_on_site, first_scene
-from sync.sql import insert
-from sync.stages import stage
-from sync.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
-from sync.timings import Measure, ReviewFact, latest_estimate, measure
+from cases.changes import lock_cases
+from cases.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
+from cases.rates import documents_on_site, first_scene
+from cases.sql import insert
+from cases.stages import stage
+from cases.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
+from cases.timings import Measure, ReviewFact, latest_estimate, measure
 
 PACKET_COLUMNS = (
     Packet.case_id,

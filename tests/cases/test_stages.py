@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
-from tests.factories import dispatched_case
+from tests.factories import T0, at, dispatched_case
 from tests.sync.tablets import Tablet, case_read
-
-T = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> datetime:
-    return T + timedelta(minutes=minutes)
 
 
 async def status(client, case_id, tokens) -> str:
@@ -19,7 +11,7 @@ async def status(client, case_id, tokens) -> str:
 
 
 async def test_status_is_the_furthest_milestone_reached_then_the_review(client, tokens, clock):
-    clock.set(T)
+    clock.set(T0)
     case = await dispatched_case(client, tokens, surveyor="sv1")
     tablet = Tablet(tokens["sv1"])
     accepted = tablet.record(case["id"], "accepted", at(1))
@@ -51,7 +43,7 @@ async def test_status_is_the_furthest_milestone_reached_then_the_review(client, 
 
 
 async def test_a_redispatch_puts_the_case_back_to_dispatched(client, tokens, clock):
-    clock.set(T)
+    clock.set(T0)
     case = await dispatched_case(client, tokens, surveyor="sv1")
     tablet = Tablet(tokens["sv1"])
     tablet.record(case["id"], "accepted", at(1))

@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, select
 
+from cases.models import CaseProgress, CaseTiming, SurveyorPosition
 from server.app import create_app
 from server.settings import Settings
-from sync.models import CaseProgress, CaseTiming, SurveyorPosition
-from tests.factories import dispatched_case, open_case
+from tests.factories import T0, at, dispatched_case, open_case
 from tests.server.test_cli import clean_env, run_kancha
 from tests.sync.tablets import SCENE, Tablet, timings
 
-T = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 DERIVED = (CaseTiming, CaseProgress, SurveyorPosition)
-
-
-def at(minutes: float) -> datetime:
-    return T + timedelta(minutes=minutes)
 
 
 async def a_morning(client, tokens, clock) -> list[dict]:
     """Three cases: sv1 on time in the city, sv2 late in the city, sv2 on time in the suburbs."""
-    clock.set(T)
+    clock.set(T0)
     cases = [
         await dispatched_case(client, tokens, surveyor="sv1", zone="city"),
         await dispatched_case(client, tokens, surveyor="sv2", zone="city"),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from PIL import Image, ImageDraw
 
-from server.simulator.plan import Photo
+from simulator.plan import Photo
 
 LOCAL = timezone(timedelta(hours=8))
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import get_args
 
 import msgspec
 import pytest
 
+from cases.limits import DEFAULT_LIMITS, Limits, LimitsError, cycle_tier, estimate_tier
+from cases.timeline import CaseFacts, DispatchFact, build_timeline, distance_m, event_time
+from cases.timings import ReviewFact, judge, measure, whole_seconds
 from server.app import create_app
 from server.routes.review import Category
 from server.settings import Settings, SettingsError
-from sync.limits import DEFAULT_LIMITS, Limits, LimitsError, cycle_tier, estimate_tier
 from sync.packets import CATEGORIES
-from sync.timeline import CaseFacts, DispatchFact, build_timeline, distance_m, event_time
-from sync.timings import ReviewFact, judge, measure, whole_seconds
+from tests.factories import T0, at
 
-T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 CASE = CaseFacts(31.2304, 121.4737, T0 - timedelta(minutes=5), "city", False)
 
 
@@ -40,10 +40,6 @@ class Row:
     category: str | None = None
     body: bytes | None = None
     body_format: str = "json"
-
-
-def at(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
 
 
 def row(seq, kind, minute, received=120, **kw) -> Row:

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from tests.factories import dispatched_case, new_id
+from tests.factories import T0, at, dispatched_case, new_id
 from tests.sync.tablets import Tablet, timings
-
-T = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-
-
-def at(minutes: float) -> datetime:
-    return T + timedelta(minutes=minutes)
 
 
 async def review(client, tokens, case_id, **body):
@@ -27,7 +19,7 @@ async def queue(client, tokens):
 
 
 async def surveyed(client, tokens, clock, *, amount=1500, estimate_at=60):
-    clock.set(T)
+    clock.set(T0)
     case = await dispatched_case(client, tokens, surveyor="sv1")
     tablet = Tablet(tokens["sv1"])
     tablet.record(case["id"], "arrived", at(20), gps=True)

@@ -10,8 +10,8 @@ import threading
 import httpx
 from sqlalchemy import select
 
-from sync.models import CaseTiming
-from sync.recalc import recalc_cases
+from cases.models import CaseTiming
+from cases.recalc import recalc_cases
 from tests.factories import new_id, packet, push_body
 from tests.sync.test_races import _dispatched
 

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 import httpx
 import msgspec
 
-from server.simulator.photos import LOCAL, make_jpeg
-from server.simulator.plan import CasePlan, DevicePlan, Options, Photo, Step
-from server.simulator.progress import Progress
-from server.simulator.truth import CaseTruth, Ledger
-from server.simulator.uploads import UploadUnavailable, put_media, tus_media
-from sync.clock import Clock
+from cases.clock import Clock
+from simulator.photos import LOCAL, make_jpeg
+from simulator.plan import CasePlan, DevicePlan, Options, Photo, Step
+from simulator.progress import Progress
+from simulator.truth import CaseTruth, Ledger
+from simulator.uploads import UploadUnavailable, put_media, tus_media
 
 BATCH = 100
 GIVE_UP_ROUNDS = 200  # flush rounds after the day's end before a tablet gives up

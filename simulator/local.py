@@ -3,22 +3,18 @@ dir) started as `kancha serve` on a free port, on the same compressed clock as t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-
-from server.db import Database, migrate_url
-from server.settings import Settings
-from sync.users import create_user
 
 
 class ServerFailed(RuntimeError):
@@ -31,32 +27,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def create_users(database_url: str, users: list[tuple[str, str]], now: datetime) -> dict:
-    """What `kancha user add` does, for each (name, role): name -> token."""
-    migrate_url(database_url)
+def _server_env(data_dir: Path, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KANCHA_")}
+    env.update(KANCHA_DATA_DIR=str(data_dir), KANCHA_DATABASE_URL=database_url)
+    return env
 
-    async def run() -> dict[str, str]:
-        database = Database(database_url)
-        try:
-            async with database.session() as session:
-                tokens = {name: await create_user(session, name, role, now) for name, role in users}
-                await session.commit()
-                return tokens
-        finally:
-            await database.dispose()
 
-    return asyncio.run(run())
+def _kancha(*args: str) -> list[str]:
+    return [sys.executable, "-m", "server.cli", *args]
+
+
+def create_users(data_dir: Path, database_url: str, users: list[tuple[str, str]]) -> dict:
+    """`kancha user add` for each (name, role), as an operator would: name -> token."""
+    env = _server_env(data_dir, database_url)
+    subprocess.run(_kancha("db", "upgrade"), env=env, check=True, capture_output=True)
+
+    def add(user: tuple[str, str]) -> str:
+        name, role = user
+        done = subprocess.run(
+            _kancha("user", "add", name, "--role", role), env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            raise ServerFailed(f"kancha user add {name}: {done.stderr.strip()}")
+        return done.stdout.strip().splitlines()[-1]  # the token is the last line
+
+    with ThreadPoolExecutor(4) as pool:
+        return dict(zip((name for name, _ in users), pool.map(add, users), strict=True))
 
 
 @contextmanager
 def own_server(
     data_dir: Path, database_url: str, start: datetime, speed: float, anchor: datetime
 ) -> Iterator[str]:
-    settings = Settings(data_dir=str(data_dir), database_url=database_url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KANCHA_")}
+    env = _server_env(data_dir, database_url)
     env.update(
-        KANCHA_DATA_DIR=str(data_dir),
-        KANCHA_DATABASE_URL=settings.resolved_database_url,
         KANCHA_CLOCK_SPEED=repr(speed),
         KANCHA_CLOCK_START=start.isoformat(),
         KANCHA_CLOCK_ANCHOR=anchor.isoformat(),
@@ -66,7 +70,7 @@ def own_server(
     log_path = data_dir / "server.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+            _kancha("serve", "--port", str(port)),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

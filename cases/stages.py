@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sync.timeline import DispatchFact, Event
-from sync.timings import ReviewFact, latest_estimate
+from cases.timeline import DispatchFact, Event
+from cases.timings import ReviewFact, latest_estimate
 
 # In lifecycle order; a case that has been dispatched is at least `dispatched`.
 STAGES = (

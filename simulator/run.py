@@ -14,20 +14,20 @@ from pathlib import Path
 
 import httpx
 
-from server.simulator.compare import (
+from cases.clock import Clock, ScaledClock
+from simulator.compare import (
     compare_anomalies,
     compare_packets,
     compare_photos,
     compare_timings,
     fetch_all,
 )
-from server.simulator.local import create_users, own_server, read_users_file
-from server.simulator.plan import DevicePlan, Options, day_span_s, plan_day
-from server.simulator.progress import Progress
-from server.simulator.report import failures, text_report
-from server.simulator.tablet import Env, Tablet
-from server.simulator.truth import CaseTruth, Ledger
-from sync.clock import Clock, ScaledClock
+from simulator.local import create_users, own_server, read_users_file
+from simulator.plan import DevicePlan, Options, day_span_s, plan_day
+from simulator.progress import Progress
+from simulator.report import failures, text_report
+from simulator.tablet import Env, Tablet
+from simulator.truth import CaseTruth, Ledger
 
 
 class SimulationError(ValueError):
@@ -66,7 +66,7 @@ def simulate(
         with _data_dir(keep) as data_dir:
             db_url = database_url or f"sqlite+aiosqlite:///{data_dir / 'kancha.db'}"
             names = [(f"sim-{tag}-desk", "dispatcher")] + [(d.name, "surveyor") for d in devices]
-            tokens = create_users(db_url, names, now)
+            tokens = create_users(data_dir, db_url, names)
             with own_server(data_dir, db_url, start, opts.speed, now) as base:
                 target = Target(
                     base,

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from server.simulator.truth import CaseTruth, Ledger
+from simulator.truth import CaseTruth, Ledger
 
 ACCURACY_S = 2.0
 # Timing name -> (kind of the start event, or "dispatch"; kind of the end event).

@@ -20,11 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sync.limits import Limits, cycle_tier, estimate_tier
-from sync.timeline import CaseFacts, DispatchFact, Event
+from cases.limits import Limits, cycle_tier, estimate_tier
+from cases.timeline import CaseFacts, DispatchFact, Event
 
 TIMING_NAMES = ("accept", "contact", "arrival", "estimate", "resubmit", "front_end_cycle")
-STATES = ("running", "met", "missed", "overdue")
 _MICRO = timedelta(microseconds=1)
 
 END_BEFORE_START = "end_before_start"

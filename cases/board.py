@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.limits import Limits
-from sync.models import Case, CaseProgress, CaseTiming, SurveyorPosition, User
-from sync.timings import TIMING_NAMES, Measure, Timing, judge
+from cases.limits import Limits
+from cases.models import Case, CaseProgress, CaseTiming, SurveyorPosition, User
+from cases.timings import TIMING_NAMES, Measure, Timing, judge
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """SLA reports: per surveyor or zone, the share of timings within their limit, and the
-branch rates of sync/rates.py (on-site document collection, on-scene survey).
+branch rates of cases/rates.py (on-site document collection, on-scene survey).
 
 A case is in the report when its last dispatch falls in [from, to). A timing counts as
 decided once it ended (met or missed) or ran past its limit (overdue: it can only miss);
@@ -18,11 +18,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sync.board import stored_measure
-from sync.limits import Limits
-from sync.models import Case, CaseProgress, CaseTiming, User
-from sync.rates import RATES
-from sync.timings import TIMING_NAMES, judge
+from cases.board import stored_measure
+from cases.limits import Limits
+from cases.models import Case, CaseProgress, CaseTiming, User
+from cases.rates import RATES
+from cases.timings import TIMING_NAMES, judge
 
 GROUPS = ("surveyor", "zone")
 

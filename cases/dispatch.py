@@ -9,10 +9,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from sync.changes import cases_changed
-from sync.models import Case, Dispatch, User
-from sync.recalc import recalc_cases
-from sync.users import active_user_by_name
+from cases.changes import cases_changed
+from cases.models import Case, Dispatch, User
+from cases.recalc import recalc_cases
+from cases.users import active_user_by_name
 
 
 class CaseNotFound(LookupError):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Protocol
 
-from server.settings import Settings
-from server.simulator.plan import Options
-from sync.clock import make_clock
+from cases.clock import make_clock
+from simulator.plan import Options
 
 DEFAULTS = Options()
 
@@ -58,8 +58,16 @@ def add_simulate_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def run_from_args(settings: Settings, args: argparse.Namespace) -> int:
-    from server.simulator.run import SimulationError, main_error, simulate
+class ClockSettings(Protocol):
+    """The server's KANCHA_CLOCK_* settings, which `kancha simulate --url` must share."""
+
+    clock_speed: float
+    clock_start: str
+    clock_anchor: str
+
+
+def run_from_args(settings: ClockSettings, args: argparse.Namespace) -> int:
+    from simulator.run import SimulationError, main_error, simulate
 
     if args.devices < 1 or args.cases < 1 or args.photos < 0:
         return main_error("--devices and --cases must be at least 1, --photos at least 0")
