@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -17,6 +18,16 @@ from cases.users import active_user_by_name
 
 class CaseNotFound(LookupError):
     pass
+
+
+class CaseNoError(ValueError):
+    """A case_no that names nothing once trimmed."""
+
+
+def normal_case_no(case_no: str) -> str:
+    """The case_no as compared and stored: trimmed, in Unicode NFC (an `é` typed as one
+    character or as `e` and a combining accent is the same case)."""
+    return unicodedata.normalize("NFC", case_no).strip()
 
 
 class DispatchError(ValueError):
@@ -68,6 +79,9 @@ async def open_case(
     The unique `case_no` decides races: the loser's insert fails inside a savepoint and
     it returns the winner's row, so a double-submitted report never makes a copy.
     """
+    case_no = normal_case_no(case_no)
+    if not case_no:
+        raise CaseNoError("must not be empty")
     existing = await _case_by_no(session, case_no)
     if existing is not None:
         return existing, False
@@ -113,6 +127,9 @@ async def dispatch_case(
     case = await load_case(session, case_id)
     if case.status == "closed":
         raise DispatchError("case", "the case is closed")
+    if case.status == "approved":
+        # The survey is done: a dispatch would restart every timing of a finished cycle.
+        raise DispatchError("case", "its estimate is approved: the survey is done")
     surveyor = await active_user_by_name(session, surveyor_name)
     if surveyor is None or surveyor.role != "surveyor":
         raise DispatchError("surveyor", f"no active surveyor named {surveyor_name!r}")

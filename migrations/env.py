@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import cases.models
 import media.models  # noqa: F401  (registers media tables)
-import sync.models  # noqa: F401  (registers protocol tables)
 
 target_metadata = cases.models.Base.metadata
 config = context.config

@@ -18,6 +18,7 @@ from cases.limits import Limits, LimitsError
 from media.service import media_service, running
 from media.store import MediaStore
 from server.auth import BearerTokenMiddleware, provide_user
+from server.bodies import StrictRequest
 from server.db import Database, close_session_after_exception, provide_session, settle_session
 from server.errors import EXCEPTION_HANDLERS
 from server.routes.board import read_board
@@ -59,6 +60,7 @@ def create_app(
 
     config = AppConfig(
         route_handlers=list(ROUTES),
+        request_class=StrictRequest,  # every body decoded strictly (server/bodies.py)
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "clock": Provide(lambda: clock, use_cache=True, sync_to_thread=False),

@@ -25,18 +25,22 @@ class BadCursor(ValueError):
     pass
 
 
-async def cursor_key(session: AsyncSession) -> bytes:
+async def cursor_key(session: AsyncSession) -> bytes | None:
+    """The signing key, or None before it is made (reading never writes)."""
     value = await session.scalar(select(ServerSecret.value).where(ServerSecret.name == KEY_NAME))
-    if value is None:
-        await session.execute(
-            insert(session, ServerSecret)
-            .values(name=KEY_NAME, value=secrets.token_hex(32))
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        value = await session.scalar(
-            select(ServerSecret.value).where(ServerSecret.name == KEY_NAME)
-        )
-    return bytes.fromhex(value)
+    return bytes.fromhex(value) if value is not None else None
+
+
+async def make_cursor_key(session: AsyncSession) -> bytes:
+    """The signing key, made now if it is not yet (a write: give it a writing session)."""
+    await session.execute(
+        insert(session, ServerSecret)
+        .values(name=KEY_NAME, value=secrets.token_hex(32))
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    key = await cursor_key(session)
+    assert key is not None
+    return key
 
 
 def _mac(key: bytes, payload: bytes) -> bytes:

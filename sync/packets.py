@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 
 from cases.values import AwareTime, Identifier, Lat, Lon, time_out_of_range
+from sync.wire import not_json
 
 Kind = Literal[
     "accepted",
@@ -97,6 +98,15 @@ def check_data(packet: Packet) -> None:
         raise PacketError("data", "text may not hold a NUL character")
 
 
+def refusal(packet: Packet) -> str | None:
+    """Why a well-formed packet must be settled as rejected rather than taken: its `data`
+    holds a value JSON has no form for (MessagePack bin, ext, timestamp, a non-string
+    key). Such a packet could not be answered, digested or read back the same way from
+    both formats; refusing the whole push instead would freeze the tablet's queue on it."""
+    found = not_json(packet.data, "data")
+    return f"{found[0]}: {found[1]}" if found else None
+
+
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -118,6 +128,12 @@ def digest(packet: Packet) -> str:
     if packet.gps is not None and packet.gps.fix_time is not None:
         plain["gps"]["fix_time"] = _utc(packet.gps.fix_time)
     return hashlib.sha256(_canonical.encode(plain)).hexdigest()
+
+
+def verbatim_digest(body: bytes) -> str:
+    """The digest of a refused packet (one `digest` cannot put in canonical form): its
+    bytes, so the same re-send is the same packet and gets the same rejection."""
+    return hashlib.sha256(b"verbatim:" + body).hexdigest()
 
 
 def _utc(when: datetime) -> str:

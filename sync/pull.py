@@ -8,19 +8,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.changes import feed_head
 from cases.dispatch import case_history_options
 from cases.models import Case, Dispatch, User
-from sync.cursors import cursor_key, make_cursor, read_cursor
+from sync.cursors import make_cursor, read_cursor
 
 
 async def pull_cases(
-    session: AsyncSession, surveyor: User, cursor: str | None
+    session: AsyncSession, surveyor: User, cursor: str | None, key: bytes
 ) -> tuple[str, list[Case]]:
-    """(next cursor, cases) for a surveyor. Raises BadCursor for a cursor we did not make.
+    """(next cursor, cases) for a surveyor, cursors signed with `key` (see sync/cursors.py).
+    Raises BadCursor for a cursor we did not make. Reads only: a pull needs no writer.
 
     The feed head is read before the cases: anything committed after that read carries a
     later position, so the next pull from the returned cursor picks it up (a change may be
     sent twice, never missed).
     """
-    key = await cursor_key(session)
     since = read_cursor(key, surveyor.id, cursor) if cursor else None
     head = await feed_head(session)
     query = select(Case).options(*case_history_options()).order_by(Case.change_seq, Case.id)

@@ -45,6 +45,8 @@ class Incoming:
     body: bytes
     body_format: str
     digest: str
+    # Why the packet is settled as rejected whatever its case (see packets.refusal).
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,25 @@ async def estimate_offset(
 Prior = tuple[str, str, str, str | None]  # device_id, digest, status, reason
 
 
+async def kept_conflicts(
+    session: AsyncSession, device_id: str, seqs: list[int]
+) -> dict[int, tuple[str, set[str]]]:
+    """The conflicts this device has had kept under these seqs: seq -> (the packet_id
+    first kept there, every digest kept there). A conflict settles its seq (it counts as
+    held), so a re-send of it is known without being kept twice."""
+    kept: dict[int, tuple[str, set[str]]] = {}
+    if not seqs:
+        return kept
+    rows = await session.execute(
+        select(PacketConflict.seq, PacketConflict.packet_id, PacketConflict.digest)
+        .where(PacketConflict.device_id == device_id, PacketConflict.seq.in_(seqs))
+        .order_by(PacketConflict.id)
+    )
+    for seq, pid, dig in rows:
+        kept.setdefault(seq, (pid, set()))[1].add(dig)
+    return kept
+
+
 async def prior_packets(
     session: AsyncSession, device_id: str, ids: list[str], seqs: list[int]
 ) -> tuple[dict[str, Prior], dict[int, str]]:
@@ -210,6 +231,9 @@ async def _settle(
     ids = [p.packet.packet_id for p in packets]
     seqs = [p.packet.seq for p in packets]
     known, by_seq = await prior_packets(session, device_id, ids, seqs)
+    kept = await kept_conflicts(session, device_id, seqs)
+    for seq, (pid, _) in kept.items():
+        by_seq.setdefault(seq, pid)  # a seq settled by a conflict is held all the same
 
     case_ids = {p.packet.case_id for p in packets}
     known_cases: set[str] = set()
@@ -241,8 +265,8 @@ async def _settle(
             prior = (device_id, "", "", None)  # the seq is held by another packet_id
         if prior is not None:
             prior_device, prior_digest, prior_status, prior_reason = prior
-            if prior_device == device_id and (prior_digest == item.digest or p.seq in by_seq):
-                held.append(p.seq)
+            # Either way the seq is settled: a duplicate is held, a conflict is kept.
+            held.append(p.seq)
             if prior_device == device_id and prior_digest == item.digest:
                 if prior_status == "rejected":
                     results.append(Result(p.packet_id, "rejected", prior_reason))
@@ -251,10 +275,13 @@ async def _settle(
                     referenced.extend(p.media)
             else:
                 results.append(Result(p.packet_id, "rejected", CONFLICT))
-                conflicts.append(_as_received(item, device_id, now))
+                _keep_conflict(item, device_id, now, kept, conflicts)
+                by_seq.setdefault(p.seq, p.packet_id)
             continue
 
-        if p.case_id not in known_cases:
+        if item.refusal is not None:
+            status, reason = "rejected", item.refusal
+        elif p.case_id not in known_cases:
             status, reason = "rejected", UNKNOWN_CASE
         elif p.case_id not in ever_mine:
             status, reason = "rejected", NOT_YOURS
@@ -315,8 +342,9 @@ async def _settle(
                 for r in new_rows
                 if r["status"] == "accepted" and r["packet_id"] not in lost
             }
-            lost_seqs = [r["seq"] for r in new_rows if r["packet_id"] in lost]
-            held = [seq for seq in held if seq not in lost_seqs]
+            for item in packets:  # kept as conflicts: their seqs stay settled
+                if item.packet.packet_id in lost:
+                    _keep_conflict(item, device_id, now, kept, conflicts)
     if media_rows:
         await session.execute(insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
     if conflicts:
@@ -347,6 +375,20 @@ async def _settle(
         milestone_case_ids={r["case_id"] for r in accepted if r["kind"] != TRACK},
         track=[SimpleNamespace(**r) for r in accepted if r["kind"] == TRACK],
     )
+
+
+def _keep_conflict(
+    item: Incoming,
+    device_id: str,
+    now: datetime,
+    kept: dict[int, tuple[str, set[str]]],
+    conflicts: list[dict],
+) -> None:
+    """Keep a conflicting packet for the desk, once per content under its seq."""
+    digests = kept.setdefault(item.packet.seq, (item.packet.packet_id, set()))[1]
+    if item.digest not in digests:
+        digests.add(item.digest)
+        conflicts.append(_as_received(item, device_id, now))
 
 
 def _as_received(item: Incoming, device_id: str, now: datetime) -> dict:

@@ -14,7 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import User
 from sync.models import Device
-from sync.push import Incoming, Outcome, Result, estimate_offset, media_wanted, prior_packets
+from sync.push import (
+    CONFLICT,
+    Incoming,
+    Outcome,
+    Result,
+    estimate_offset,
+    kept_conflicts,
+    media_wanted,
+    prior_packets,
+)
 from sync.settlement import settled_position
 
 
@@ -39,13 +48,16 @@ async def replay_settled(
         return None
     if max(p.packet.seq for p in packets) > device.max_seq:
         return None  # a seq the device has never had settled: something here is new
-    known, _ = await prior_packets(
-        session, device_id, [p.packet.packet_id for p in packets], [p.packet.seq for p in packets]
-    )
+    seqs = [p.packet.seq for p in packets]
+    known, _ = await prior_packets(session, device_id, [p.packet.packet_id for p in packets], seqs)
+    kept = await kept_conflicts(session, device_id, seqs)
     results: list[Result] = []
     referenced: list[str] = []
     for item in packets:
         prior = known.get(item.packet.packet_id)
+        if item.digest in kept.get(item.packet.seq, ("", set()))[1]:
+            results.append(Result(item.packet.packet_id, "rejected", CONFLICT))
+            continue
         if prior is None or prior[0] != device_id or prior[1] != item.digest:
             return None
         if prior[2] == "rejected":

@@ -1,7 +1,9 @@
 """Where a device's queue stands: the seq up to which all is settled, and the holes above it.
 
-Only the seqs above the last settled position are read, so the cost follows how much is
-out of order, not how long the tablet has been in service.
+A seq is held once a packet is stored under it or a conflicting one is kept under it (a
+conflict is settled like any rejection). Only the seqs above the last settled position are
+read, so the cost follows how much is out of order, not how long the tablet has been in
+service.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import Packet
+from sync.models import PacketConflict
 
 # A tablet is told at most this many holes at once; it resends those first anyway.
 MAX_MISSING = 1000
@@ -32,11 +35,20 @@ async def settled_position(
     if prior_max_seq <= acked:
         held = sorted({seq for seq in batch_held if seq > acked})
     else:
-        held = list(
-            await session.scalars(
-                select(Packet.seq)
-                .where(Packet.device_id == device.device_id, Packet.seq > acked)
-                .order_by(Packet.seq)
+        held = sorted(
+            set(
+                await session.scalars(
+                    select(Packet.seq).where(
+                        Packet.device_id == device.device_id, Packet.seq > acked
+                    )
+                )
+            )
+            | set(
+                await session.scalars(
+                    select(PacketConflict.seq).where(
+                        PacketConflict.device_id == device.device_id, PacketConflict.seq > acked
+                    )
+                )
             )
         )
     missing: list[int] = []

@@ -15,7 +15,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock
-from cases.dispatch import DispatchError, dispatch_case, load_case, open_case
+from cases.dispatch import CaseNoError, DispatchError, dispatch_case, load_case, open_case
 from cases.limits import Limits
 from cases.models import Case, Review, User
 from cases.recalc import case_computed
@@ -137,19 +137,22 @@ class CaseController(Controller):
     ) -> Response[CaseView]:
         if problem := time_out_of_range(data.reported_at):
             raise FieldError("reported_at", problem)
-        case, created = await open_case(
-            db_session,
-            case_no=data.case_no,
-            reported_at=data.reported_at,
-            lat=data.location.lat,
-            lon=data.location.lon,
-            address=data.address,
-            zone=data.zone,
-            plate=data.plate,
-            simple_procedure=data.simple_procedure,
-            created_by=user,
-            now=clock.now(),
-        )
+        try:
+            case, created = await open_case(
+                db_session,
+                case_no=data.case_no,
+                reported_at=data.reported_at,
+                lat=data.location.lat,
+                lon=data.location.lon,
+                address=data.address,
+                zone=data.zone,
+                plate=data.plate,
+                simple_procedure=data.simple_procedure,
+                created_by=user,
+                now=clock.now(),
+            )
+        except CaseNoError as exc:
+            raise FieldError("case_no", str(exc)) from None
         return Response(case_view(case), status_code=201 if created else 200)
 
     @post(

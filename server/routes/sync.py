@@ -8,7 +8,6 @@ published through a documentation-only dependency (see `_documents_push_body`).
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -28,11 +27,13 @@ from server.db import Database
 from server.errors import FieldError
 from server.routes.cases import CaseView, case_view
 from server.settings import Settings
-from sync.cursors import BadCursor
-from sync.packets import Packet, PacketError, check_data, digest
+from sync import wire
+from sync.cursors import BadCursor, cursor_key, make_cursor_key
+from sync.packets import Packet, PacketError, check_data, digest, refusal, verbatim_digest
 from sync.pull import pull_cases
 from sync.push import DeviceTaken, Incoming, Outcome, ingest_push
 from sync.replay import replay_settled
+from sync.wire import JSON, MSGPACK
 
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
@@ -79,20 +80,6 @@ def _documents_push_body(data: PushRequest) -> None:
     """Never called: gives the OpenAPI document the push body's schema."""
 
 
-_AT = re.compile(r" - at `\$(.*)`$")
-
-
-def _field_error(exc: msgspec.ValidationError | msgspec.DecodeError, prefix: str) -> FieldError:
-    """msgspec's 'Expected int >= 1 - at `$.seq`' as `packets[3].seq: Expected int >= 1`."""
-    message = str(exc)
-    match = _AT.search(message)
-    path = match.group(1) if match else ""
-    message = _AT.sub("", message)
-    name = (prefix + path).lstrip(".") or "body"
-    name = re.sub(r"^\.", "", name)
-    return FieldError(name, message)
-
-
 async def _read_body(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
@@ -112,29 +99,29 @@ def decode_push(
 ) -> tuple[_Envelope, list[Incoming]]:
     """Decode and check a whole push, or raise a 400/413 naming what is wrong."""
     is_msgpack = content_type.split(";")[0].strip().lower() in MSGPACK_TYPES
-    fmt = "msgpack" if is_msgpack else "json"
-    decode = msgspec.msgpack.decode if is_msgpack else msgspec.json.decode
+    fmt = MSGPACK if is_msgpack else JSON
     try:
-        envelope = decode(body, type=_Envelope)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise _field_error(exc, "") from None
-    if problem := time_out_of_range(envelope.sent_at):
-        raise FieldError("sent_at", problem)
-    if len(envelope.packets) > max_packets:
-        raise HTTPException(
-            status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            detail=f"packets: a push may carry at most {max_packets} packets",
-        )
-    incoming = []
-    for i, raw in enumerate(envelope.packets):
-        try:
-            packet = decode(raw, type=Packet)
-            check_data(packet)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise _field_error(exc, f"packets[{i}]") from None
-        except PacketError as exc:
-            raise FieldError(f"packets[{i}].{exc.field}", str(exc)) from None
-        incoming.append(Incoming(packet, bytes(raw), fmt, digest(packet)))
+        envelope = wire.decode(body, _Envelope, fmt)
+        if problem := time_out_of_range(envelope.sent_at):
+            raise wire.WireError("sent_at", problem)
+        if len(envelope.packets) > max_packets:
+            raise HTTPException(
+                status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                detail=f"packets: a push may carry at most {max_packets} packets",
+            )
+        incoming = []
+        for i, raw in enumerate(envelope.packets):
+            packet = wire.decode(raw, Packet, fmt, prefix=f"packets[{i}]")
+            try:
+                check_data(packet)
+            except PacketError as exc:
+                raise wire.WireError(f"packets[{i}].{exc.field}", str(exc)) from None
+            if (reason := refusal(packet)) is not None:
+                incoming.append(Incoming(packet, bytes(raw), fmt, verbatim_digest(raw), reason))
+            else:
+                incoming.append(Incoming(packet, bytes(raw), fmt, digest(packet)))
+    except wire.WireError as exc:
+        raise FieldError(exc.field, exc.message) from None
     return envelope, incoming
 
 
@@ -229,14 +216,20 @@ class SyncController(Controller):
     async def pull(
         self,
         db_session: NamedDependency[AsyncSession],
+        database: NamedDependency[Database],
         user: NamedDependency[User],
         cursor: Annotated[
             str | None,
             QueryParameter(name="cursor", max_length=200, description="opaque, from a pull"),
         ] = None,
     ) -> PullResponse:
+        key = await cursor_key(db_session)
+        if key is None:  # the first pull ever: make the key, queued like any write
+            async with database.session(write=True) as writer:
+                key = await make_cursor_key(writer)
+                await writer.commit()
         try:
-            next_cursor, cases = await pull_cases(db_session, user, cursor)
+            next_cursor, cases = await pull_cases(db_session, user, cursor, key)
         except BadCursor as exc:
             raise FieldError("cursor", str(exc).removeprefix("cursor: ")) from None
         reviews = await latest_reviews(db_session, [case.id for case in cases])
