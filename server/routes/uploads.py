@@ -8,6 +8,7 @@ An upload belongs to the user who created it: anyone else gets 404, as if it wer
 
 from __future__ import annotations
 
+import logging
 import re
 from email.utils import format_datetime
 
@@ -16,6 +17,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from media.ingest import MediaRefused
 from media.models import TusUpload
@@ -39,6 +41,7 @@ from server.settings import Settings
 from sync.clock import Clock
 from sync.models import User
 
+logger = logging.getLogger("kancha.uploads")
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 OFFSET_TYPE = "application/offset+octet-stream"
 
@@ -58,6 +61,18 @@ def tus_error(exc: TusError | MediaRefused) -> Response[None]:
     if isinstance(exc, MediaRefused):
         return tus_response(exc.status, detail=f"{exc.field}: {exc.message}")
     return tus_response(exc.status, detail=exc.message)
+
+
+def completion_failed(upload: TusUpload, exc: Exception) -> Response[None]:
+    """All bytes are in but storing them failed (not a refusal): 503, offset kept, so a
+    stock client retries, and its HEAD completes the upload once the cause is gone."""
+    logger.error("completing upload %s failed", upload.id, exc_info=exc)
+    reason = f"{type(exc).__name__}: {exc}"[:200]
+    detail = (
+        f"upload: all {upload.length} bytes are kept, but storing them failed ({reason}); "
+        "HEAD again to finish"
+    )
+    return tus_response(503, {"Retry-After": "10"}, detail=detail)
 
 
 def http_date(upload: TusUpload) -> str:
@@ -157,6 +172,10 @@ class UploadController(Controller):
                 except TusError as exc:
                     if exc.status != 423:  # busy: the request holding it is completing it
                         raise
+                except MediaRefused:
+                    raise
+                except Exception as exc:  # the bytes are kept: the client may HEAD again
+                    return completion_failed(upload, exc)
         except (TusError, MediaRefused) as exc:
             return tus_error(exc)
         headers = {
@@ -204,14 +223,19 @@ class UploadController(Controller):
                     chunks=body_chunks(request),
                 )
             if new_offset == upload.length:
-                await finalize(
-                    db_session,
-                    upload,
-                    media.uploads_dir,
-                    media.store,
-                    now=clock.now(),
-                    exif_utc_offset_minutes=settings.exif_utc_offset_minutes,
-                )
+                try:
+                    await finalize(
+                        db_session,
+                        upload,
+                        media.uploads_dir,
+                        media.store,
+                        now=clock.now(),
+                        exif_utc_offset_minutes=settings.exif_utc_offset_minutes,
+                    )
+                except (TusError, MediaRefused):
+                    raise
+                except Exception as exc:  # the bytes are kept: HEAD (or PATCH) finishes it
+                    return completion_failed(upload, exc)
         except (TusError, MediaRefused) as exc:
             return tus_error(exc)
         except ClientGone:
@@ -256,4 +280,5 @@ async def _recover(
             exif_utc_offset_minutes=settings.exif_utc_offset_minutes,
         )
         await session.commit()
-        upload.completed_at = fresh.completed_at
+        # Not an attribute change: the request's own (read) session must not write it again.
+        set_committed_value(upload, "completed_at", fresh.completed_at)
