@@ -173,7 +173,7 @@ def _check_bmff_sizes(path: Path, content_type: str) -> None:
     with open(path, "rb") as f:
         meta = _bmff_box(f, b"meta", limit=path.stat().st_size)
     if meta is None:
-        raise BrokenMedia(f"{NAMES[content_type]} without a meta box")
+        raise NotMedia(f"{NAMES[content_type]} without a meta box")
     start = 0
     while (found := meta.find(b"ispe", start)) != -1:
         start = found + 4

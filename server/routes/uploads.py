@@ -193,7 +193,12 @@ class UploadController(Controller):
         request_max_body_size=None,
         after_response=wake_worker,
         summary="tus: append bytes at Upload-Offset (application/offset+octet-stream)",
-        description="Upload-Checksum (sha1, sha256, md5) is verified; mismatch is 460.",
+        description=(
+            "Upload-Checksum (sha1, sha256, md5) is verified: a mismatch is 460, a malformed "
+            "value 400. The PATCH that brings the last byte lands the file like a PUT (415 "
+            "or 422 if refused); if storing it fails otherwise, 503 and the bytes are kept: "
+            "HEAD finishes it."
+        ),
     )
     async def append(
         self,
