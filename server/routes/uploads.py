@@ -67,7 +67,8 @@ def completion_failed(upload: TusUpload, exc: Exception) -> Response[None]:
     """All bytes are in but storing them failed (not a refusal): 503, offset kept, so a
     stock client retries, and its HEAD completes the upload once the cause is gone."""
     logger.error("completing upload %s failed", upload.id, exc_info=exc)
-    reason = f"{type(exc).__name__}: {exc}"[:200]
+    # The cause without paths or internals (those are in the log).
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
     detail = (
         f"upload: all {upload.length} bytes are kept, but storing them failed ({reason}); "
         "HEAD again to finish"
