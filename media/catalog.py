@@ -3,7 +3,7 @@
 A photo finds its case through `packet_media`, written by the push whether the bytes came
 first or not; listing joins it with the stored objects, so the link holds in either order.
 The fraud signals are flagged, never acted on: taken far from the scene, long before the
-report, or the same bytes attached to another case.
+report, or the same bytes attached to another case; so is EXIF found absurd at upload.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ def _flag(
     item: CaseMedia, case: Case, max_distance_m: float, max_age_seconds: int, others: list[str]
 ) -> None:
     media = item.media
+    item.flags.extend(flag for flag in media.exif_flags.split(",") if flag)
     if media.lat is not None and media.lon is not None:
         item.distance_m = round(distance_m(media.lat, media.lon, case.lat, case.lon), 1)
         if item.distance_m > max_distance_m:

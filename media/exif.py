@@ -2,7 +2,9 @@
 
 Cameras write local time without a zone unless OffsetTimeOriginal is present; such times
 are read in the configured default offset (China Standard Time unless told otherwise).
-Anything unreadable is treated as absent: a photo is never refused over its EXIF.
+A photo is never refused over its EXIF: a time or position that is there but absurd
+(a date that is no date once in UTC, zero denominators, degrees past the poles) is left
+out and flagged instead, so the reviewer sees the EXIF could not be trusted.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ GPS_IFD = 0x8825
 DATETIME_ORIGINAL = 0x9003
 OFFSET_TIME_ORIGINAL = 0x9011
 GPS_LAT_REF, GPS_LAT, GPS_LON_REF, GPS_LON = 1, 2, 3, 4
+# Flags of a photo whose EXIF has a time or a position that cannot be read as one.
+TIME_INVALID = "exif_time_invalid"
+GPS_INVALID = "exif_gps_invalid"
+
+
+class Absurd(ValueError):
+    """A tag that is present but holds no usable value."""
 
 
 @dataclass(frozen=True)
@@ -29,44 +38,70 @@ class ExifFacts:
     lat: float | None = None
     lon: float | None = None
     orientation: int = 1
+    flags: tuple[str, ...] = ()
 
 
 def read_exif(image: Image.Image, *, utc_offset_minutes: int = 480) -> ExifFacts:
     try:
         exif = image.getexif()
-        ifd = exif.get_ifd(EXIF_IFD)
-        gps = exif.get_ifd(GPS_IFD)
     except Exception:  # malformed EXIF must not refuse the photo
-        return ExifFacts()
-    orientation = exif.get(ORIENTATION, 1)
-    taken_at = _time(
-        ifd.get(DATETIME_ORIGINAL) or exif.get(DATETIME),
-        ifd.get(OFFSET_TIME_ORIGINAL),
-        utc_offset_minutes,
-    )
-    lat = _coordinate(gps.get(GPS_LAT), gps.get(GPS_LAT_REF), "S", 90)
-    lon = _coordinate(gps.get(GPS_LON), gps.get(GPS_LON_REF), "W", 180)
-    if lat is None or lon is None:
+        return ExifFacts(flags=(TIME_INVALID, GPS_INVALID))
+    flags: list[str] = []
+    try:
+        ifd = exif.get_ifd(EXIF_IFD)
+        taken_at = _time(
+            ifd.get(DATETIME_ORIGINAL) or exif.get(DATETIME),
+            ifd.get(OFFSET_TIME_ORIGINAL),
+            utc_offset_minutes,
+        )
+    except Exception:  # Absurd, or whatever else a hostile IFD makes Pillow raise
+        taken_at = None
+        flags.append(TIME_INVALID)
+    try:
+        lat, lon = _position(exif.get_ifd(GPS_IFD))
+    except Exception:
         lat = lon = None
+        flags.append(GPS_INVALID)
+    orientation = exif.get(ORIENTATION, 1)
     return ExifFacts(
         taken_at=taken_at,
         lat=lat,
         lon=lon,
         orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1,
+        flags=tuple(flags),
     )
 
 
 def _time(value: Any, offset: Any, default_offset_minutes: int) -> datetime | None:
+    """The UTC time of an EXIF date; None when there is none; Absurd when it is no time."""
+    if value is None:
+        return None
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
     if not isinstance(value, str):
+        raise Absurd(f"not text: {value!r}")
+    text = value.strip("\x00 ")
+    if not text.strip(" :0"):  # blank or all zeros: a camera whose clock was never set
         return None
     try:
-        naive = datetime.strptime(value.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+        naive = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
-        return None
+        raise Absurd(f"not a date: {text[:40]!r}") from None
     zone = _zone(offset) or timezone(timedelta(minutes=default_offset_minutes))
-    return naive.replace(tzinfo=zone).astimezone(UTC)
+    try:  # 0001-01-01 at +08:00 is before year 1 in UTC
+        return naive.replace(tzinfo=zone).astimezone(UTC)
+    except OverflowError:
+        raise Absurd(f"outside years 1-9999 in UTC: {text[:40]!r}") from None
+
+
+def _position(gps: Any) -> tuple[float | None, float | None]:
+    """(lat, lon) of a GPS IFD; (None, None) when it has none; Absurd when it is no place."""
+    lat_value, lon_value = gps.get(GPS_LAT), gps.get(GPS_LON)
+    if lat_value is None and lon_value is None:
+        return None, None
+    lat = _coordinate(lat_value, gps.get(GPS_LAT_REF), "NS", 90)
+    lon = _coordinate(lon_value, gps.get(GPS_LON_REF), "EW", 180)
+    return lat, lon
 
 
 def _zone(offset: Any) -> timezone | None:
@@ -87,20 +122,25 @@ def _zone(offset: Any) -> timezone | None:
     return timezone(timedelta(minutes=minutes if text[0] == "+" else -minutes))
 
 
-def _coordinate(value: Any, ref: Any, negative: str, limit: float) -> float | None:
-    """Degrees, minutes, seconds (rationals) and a hemisphere letter -> signed degrees."""
+def _coordinate(value: Any, ref: Any, hemispheres: str, limit: float) -> float:
+    """Degrees, minutes, seconds (rationals) and a hemisphere letter -> signed degrees;
+    Absurd for anything else (a zero denominator, a negative part, past the limit)."""
     try:
         degrees, minutes, seconds = (float(part) for part in value)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        raise Absurd(f"not degrees, minutes, seconds: {value!r}"[:80]) from None
+    parts = (degrees, minutes, seconds)
+    if not all(math.isfinite(part) and part >= 0 for part in parts):
+        raise Absurd(f"not finite and non-negative: {parts}")
     result = degrees + minutes / 60 + seconds / 3600
-    if not math.isfinite(result) or result > limit:
-        return None
+    if result > limit:
+        raise Absurd(f"{result} degrees is past {limit}")
     if isinstance(ref, bytes):
         ref = ref.decode("ascii", "replace")
-    if isinstance(ref, str) and ref.strip("\x00 ").upper() == negative:
-        result = -result
-    return result
+    letter = ref.strip("\x00 ").upper() if isinstance(ref, str) else ""
+    if letter not in ("", *hemispheres):
+        raise Absurd(f"hemisphere {letter[:8]!r} is not one of {hemispheres}")
+    return -result if letter == hemispheres[1] else result
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

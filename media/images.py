@@ -1,17 +1,23 @@
 """What a stored file is: its type by magic bytes and a Pillow check, its size in pixels.
 
-Images are opened, never decoded here: Pillow reads only the header, and one with more
-pixels than the limit is refused as a decompression bomb before anything is decoded.
+The header is read first, and an image with more pixels than the limit is refused as a
+decompression bomb before anything is decoded (for HEIF also the sizes its `ispe` boxes
+declare, which is what libheif allocates). Then it must decode, within bounded memory:
+a JPEG at 1/8 scale (DCT draft), a PNG by its chunk checksums up to IEND, a HEIF in
+full (at most MAX_PIXELS); a PDF must have its header and `%%EOF` trailer. So a
+truncated or corrupt file is refused (422) rather than stored and later unreadable.
 """
 
 from __future__ import annotations
 
+import re
+import struct
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from media.exif import ExifFacts, read_exif
 
@@ -46,6 +52,15 @@ class DecompressionBomb(ValueError):
     """An image whose pixel count would blow up memory when decoded (422)."""
 
 
+class BrokenMedia(ValueError):
+    """A JPEG, PNG, HEIF or PDF that is truncated or corrupt: it does not decode (422)."""
+
+
+PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
+PDF_TAIL_BYTES = 1024  # readers look for %%EOF this close to the end
+NAMES = {JPEG: "JPEG", PNG: "PNG", HEIC: "HEIC", HEIF: "HEIF", PDF: "PDF"}
+
+
 @dataclass(frozen=True)
 class MediaFacts:
     content_type: str
@@ -54,6 +69,7 @@ class MediaFacts:
     taken_at: datetime | None = None
     lat: float | None = None
     lon: float | None = None
+    flags: tuple[str, ...] = ()  # EXIF found absurd (media.exif)
 
 
 def sniff(head: bytes) -> str | None:
@@ -80,8 +96,13 @@ def describe(path: Path, *, exif_utc_offset_minutes: int = 480) -> MediaFacts:
     content_type = sniff(head)
     if content_type is None:
         raise NotMedia("not a JPEG, PNG, HEIC/HEIF or PDF")
-    if content_type == PDF or (content_type in (HEIC, HEIF) and not HEIF_DECODER):
+    if content_type == PDF:
+        _check_pdf(path)
         return MediaFacts(content_type)
+    if content_type in (HEIC, HEIF):
+        _check_bmff_sizes(path, content_type)
+        if not HEIF_DECODER:
+            return MediaFacts(content_type)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -91,25 +112,103 @@ def describe(path: Path, *, exif_utc_offset_minutes: int = 480) -> MediaFacts:
                         f"bytes look like {content_type} but Pillow reads {image.format}"
                     )
                 width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise DecompressionBomb(
-                        f"{width}x{height} pixels is over the limit of {MAX_PIXELS} "
-                        "(decompression bomb refused)"
-                    )
+                _check_pixels(width, height)
                 if image.format == "PNG":
                     exif = ExifFacts()  # PNG's getexif() would decode the pixels
-                    image.verify()  # chunk CRCs, without decompressing the pixels
                 else:
                     exif = read_exif(image, utc_offset_minutes=exif_utc_offset_minutes)
+                _decode(image, content_type)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DecompressionBomb(f"{exc} (decompression bomb refused)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, NotMedia | DecompressionBomb):
-            raise
+    except (NotMedia, DecompressionBomb, BrokenMedia):
+        raise
+    except Exception as exc:  # whatever Pillow raises over a file it cannot parse
         raise NotMedia(f"{content_type} that Pillow cannot read: {exc}") from None
     if exif.orientation in (5, 6, 7, 8):  # rotated a quarter turn: report what is seen
         width, height = height, width
     return _facts(content_type, width, height, exif)
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise DecompressionBomb(
+            f"{width}x{height} pixels is over the limit of {MAX_PIXELS} "
+            "(decompression bomb refused)"
+        )
+
+
+def _decode(image: Image.Image, content_type: str) -> None:
+    """Decode the pixels (bounded, see the module docstring); BrokenMedia if they don't."""
+    name = NAMES[content_type]
+    try:
+        if image.format == "PNG":
+            image.verify()  # chunk CRCs up to IEND, without decompressing the pixels
+            return
+        if image.format in ("JPEG", "MPO"):
+            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise
+    except Exception as exc:
+        text = str(exc).strip()
+        why = "truncated" if re.search("truncated|end of file", text, re.I) else "corrupt"
+        raise BrokenMedia(f"{why} {name} (it does not decode: {text})") from None
+
+
+def _check_pdf(path: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(16)
+        f.seek(max(0, size - PDF_TAIL_BYTES))
+        tail = f.read()
+    if not PDF_HEADER.match(head):
+        raise BrokenMedia("PDF without a version in its header (%PDF-1.x)")
+    if b"%%EOF" not in tail:
+        raise BrokenMedia("truncated PDF (no %%EOF trailer)")
+
+
+def _check_bmff_sizes(path: Path, content_type: str) -> None:
+    """Refuse a HEIF any of whose `ispe` boxes declares more than MAX_PIXELS: libheif
+    allocates that size whatever smaller size the header reports after cropping."""
+    with open(path, "rb") as f:
+        meta = _bmff_box(f, b"meta", limit=path.stat().st_size)
+    if meta is None:
+        raise NotMedia(f"{NAMES[content_type]} without a meta box")
+    start = 0
+    while (found := meta.find(b"ispe", start)) != -1:
+        start = found + 4
+        if found >= 4 and len(meta) >= found + 16:
+            (box_size,) = struct.unpack(">I", meta[found - 4 : found])
+            if box_size == 20:  # size, 'ispe', version+flags, width, height
+                width, height = struct.unpack(">II", meta[found + 8 : found + 16])
+                _check_pixels(width, height)
+
+
+META_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _bmff_box(f, box_type: bytes, limit: int) -> bytes | None:  # type: ignore[no-untyped-def]
+    """The payload of the first top-level ISO-BMFF box of `box_type` (bounded), or None."""
+    offset = 0
+    while offset + 8 <= limit:
+        f.seek(offset)
+        header = f.read(16)
+        if len(header) < 8:
+            return None
+        size, kind = struct.unpack(">I4s", header[:8])
+        skip = 8
+        if size == 1 and len(header) == 16:
+            (size,) = struct.unpack(">Q", header[8:16])
+            skip = 16
+        elif size == 0:
+            size = limit - offset
+        if size < skip:
+            return None
+        if kind == box_type:
+            f.seek(offset + skip)
+            return f.read(min(size - skip, META_MAX_BYTES))
+        offset += size
+    return None
 
 
 def _facts(content_type: str, width: int, height: int, exif: ExifFacts) -> MediaFacts:
@@ -120,4 +219,5 @@ def _facts(content_type: str, width: int, height: int, exif: ExifFacts) -> Media
         taken_at=exif.taken_at,
         lat=exif.lat,
         lon=exif.lon,
+        flags=exif.flags,
     )

@@ -22,7 +22,16 @@ import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.sql import insert
-from media.images import HEIC, HEIF, HEIF_DECODER, PDF, DecompressionBomb, MediaFacts, NotMedia
+from media.images import (
+    HEIC,
+    HEIF,
+    HEIF_DECODER,
+    PDF,
+    BrokenMedia,
+    DecompressionBomb,
+    MediaFacts,
+    NotMedia,
+)
 from media.images import describe as describe_file
 from media.models import MediaObject, ThumbnailJob
 from media.store import MediaStore, new_temp, object_key, remove_quietly
@@ -98,15 +107,26 @@ async def receive(chunks: AsyncIterable[bytes], staging_dir: Path, max_bytes: in
     return Received(path=path, sha256=hasher.hexdigest(), size=size)
 
 
+async def discard(chunks: AsyncIterable[bytes], max_bytes: int) -> int:
+    """Read a body through and drop it (no hashing, no disk): a client that sends the body
+    of something already held then hears the answer instead of a reset connection."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large(max_bytes)
+    return size
+
+
 async def describe(path: Path, exif_utc_offset_minutes: int) -> MediaFacts:
-    """The file's facts, or MediaRefused (415 not media, 422 decompression bomb)."""
+    """The file's facts, or MediaRefused (415 not media, 422 truncated, corrupt or a bomb)."""
     try:
         return await anyio.to_thread.run_sync(
             lambda: describe_file(path, exif_utc_offset_minutes=exif_utc_offset_minutes)
         )
     except NotMedia as exc:
         raise MediaRefused(415, "body", str(exc)) from None
-    except DecompressionBomb as exc:
+    except (DecompressionBomb, BrokenMedia) as exc:
         raise MediaRefused(422, "body", str(exc)) from None
 
 
@@ -146,6 +166,7 @@ async def record(
             taken_at=facts.taken_at,
             lat=facts.lat,
             lon=facts.lon,
+            exif_flags=",".join(facts.flags),
         )
         .on_conflict_do_nothing(index_elements=["sha256"])
         .returning(MediaObject.sha256)

@@ -29,6 +29,8 @@ class MediaObject(Base):
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # EXIF found absurd and left out (media.exif flags), comma-separated; "" when none.
+    exif_flags: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class ThumbnailJob(Base):

@@ -5,7 +5,9 @@ PATCH acknowledged (after fsync) survives a kill -9, and bytes received before a
 connection are kept for the client to resume after. A chunk sent with `Upload-Checksum`
 is spooled aside and appended only once verified. A lock on the part file (flock, so it
 holds across processes and dies with its holder) keeps two requests from writing one
-upload. The finished file goes through the same checks and storage as a PUT.
+upload. The finished file goes through the same checks and storage as a PUT; the part
+file stays until its bytes are in the store, so a completion that fails for any reason
+but a refusal keeps the offset and can be finished again (HEAD or PATCH at the end).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import anyio.to_thread
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from media.ingest import Received, accept, describe, record
+from media.ingest import MediaRefused, Received, accept, describe, record
 from media.models import TusUpload
 from media.store import SHA256_HEX, MediaStore, new_temp, object_key, remove_quietly
 
@@ -72,6 +74,8 @@ def parse_metadata(header: str) -> dict[str, str]:
                 raise TusError(400, f"Upload-Metadata: {key}: not base64 of UTF-8 text") from None
         if "\x00" in value:
             raise TusError(400, f"Upload-Metadata: {key}: contains NUL")
+        if key in result:
+            raise TusError(400, f"Upload-Metadata: {key}: given more than once")
         result[key] = value
     return result
 
@@ -166,15 +170,24 @@ def _sync(f: BinaryIO) -> None:
 
 
 def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
+    """`algorithm base64-digest`; anything malformed is 400 (460 is only for a mismatch)."""
     if header is None:
         return None
     algorithm, _, encoded = header.strip().partition(" ")
+    if not algorithm:
+        raise TusError(400, "Upload-Checksum: empty (expected 'algorithm base64-digest')")
     if algorithm not in CHECKSUMS:
         raise TusError(400, f"Upload-Checksum: unsupported algorithm (use {ADVERTISED_CHECKSUMS})")
     try:
-        return algorithm, base64.b64decode(encoded.strip(), validate=True)
+        digest = base64.b64decode(encoded.strip(), validate=True)
     except binascii.Error:
         raise TusError(400, "Upload-Checksum: not base64") from None
+    size = CHECKSUMS[algorithm]().digest_size
+    if len(digest) != size:
+        raise TusError(
+            400, f"Upload-Checksum: a {algorithm} digest is {size} bytes, not {len(digest)}"
+        )
+    return algorithm, digest
 
 
 async def _copy_in(
@@ -293,9 +306,17 @@ async def _finalize(
         sha256, size = await anyio.to_thread.run_sync(_hash_file, path)
         if size != upload.length:
             return False
-        facts = await accept(
-            Received(path, sha256, size), upload.sha256, store, exif_utc_offset_minutes
-        )
+        # The store consumes a second name of the part; the part itself goes only once
+        # its bytes are stored (or refused), so any other failure leaves the offset whole.
+        staged = await anyio.to_thread.run_sync(_second_name, path, store.staging_dir)
+        try:
+            facts = await accept(
+                Received(staged, sha256, size), upload.sha256, store, exif_utc_offset_minutes
+            )
+        except MediaRefused:
+            remove_quietly(path)
+            raise
+        remove_quietly(path)
     elif await store.exists(object_key(upload.sha256)):
         # The part was moved into the store but the row never committed (a crash between).
         temp = new_temp(store.staging_dir)
@@ -313,6 +334,21 @@ async def _finalize(
     )
     upload.completed_at = now
     return created
+
+
+def _second_name(path: Path, directory: Path) -> Path:
+    """A hard link to `path` in `directory` (a copy if the two are on other filesystems)."""
+    temp = new_temp(directory, ".part")
+    try:
+        temp.unlink()
+        os.link(path, temp)
+    except OSError:
+        try:
+            shutil.copyfile(path, temp)
+        except BaseException:
+            remove_quietly(temp)
+            raise
+    return temp
 
 
 def needs_finalizing(upload: TusUpload, uploads_dir: Path) -> bool:

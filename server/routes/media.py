@@ -31,7 +31,7 @@ from cases.dispatch import load_case
 from cases.models import User
 from cases.values import Location
 from media.catalog import CaseMedia, case_media, may_read
-from media.ingest import MediaRefused, accept, held, receive, record, too_large
+from media.ingest import MediaRefused, accept, discard, held, receive, record, too_large
 from media.models import ThumbnailJob
 from media.service import MediaService
 from media.store import SHA256_HEX, Variant, object_key
@@ -75,6 +75,10 @@ def announced_length(request: Request, max_bytes: int) -> None:
     value = request.headers.get("content-length")
     if value is not None and value.isdigit() and int(value) > max_bytes:
         raise refused(too_large(max_bytes))
+
+
+def expects_continue(request: Request) -> bool:
+    return request.headers.get("expect", "").strip().lower() == "100-continue"
 
 
 async def wake_worker(request: Request) -> None:
@@ -151,8 +155,10 @@ class MediaController(Controller):
         after_response=wake_worker,
         summary="Upload a photo or document named by its SHA-256 (raw bytes, streamed)",
         description=(
-            "201 stored, 200 already held (the body is not read), 422 hash mismatch or "
-            "decompression bomb, 415 not JPEG/PNG/HEIC/HEIF/PDF, 413 over the size limit."
+            "201 stored, 200 already held (answered before the body to `Expect: "
+            "100-continue`, else after reading and dropping it), 422 hash mismatch, "
+            "truncated or corrupt file or decompression bomb, 415 not JPEG/PNG/HEIC/HEIF/PDF, "
+            "413 over the size limit."
         ),
         responses={200: ResponseSpec(MediaStored, description="already held")},
     )
@@ -172,6 +178,15 @@ class MediaController(Controller):
         async with database.session(write=False) as session:
             existing = await held(session, sha256)
         if existing is not None:
+            # Answer before the body only to a client waiting for 100 Continue: any other
+            # is sending it, and would see the connection reset under an early answer.
+            if not expects_continue(request):
+                try:
+                    await discard(body_chunks(request), settings.max_media_bytes)
+                except MediaRefused as exc:
+                    raise refused(exc) from None
+                except ClientGone:
+                    raise HTTPException(status_code=400, detail="body: cut off") from None
             return Response(
                 MediaStored(
                     sha256=sha256,
@@ -288,13 +303,13 @@ async def _serve(
             path=path,
             media_type=content_type,
             content_disposition_type="inline",
-            headers={"Cache-Control": IMMUTABLE},
+            headers={"Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"},
             etag=None,
         )
     url = await media.store.signed_url(key, settings.signed_url_seconds, content_type)
     return Redirect(  # type: ignore[return-value]
         path=url or "",
         status_code=307,
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         media_type="text/plain",
     )

@@ -8,6 +8,7 @@ An upload belongs to the user who created it: anyone else gets 404, as if it wer
 
 from __future__ import annotations
 
+import logging
 import re
 from email.utils import format_datetime
 
@@ -16,6 +17,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cases.clock import Clock
 from cases.models import User
@@ -39,6 +41,7 @@ from server.db import Database
 from server.routes.media import ClientGone, body_chunks, provide_media, wake_worker
 from server.settings import Settings
 
+logger = logging.getLogger("kancha.uploads")
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 OFFSET_TYPE = "application/offset+octet-stream"
 
@@ -58,6 +61,19 @@ def tus_error(exc: TusError | MediaRefused) -> Response[None]:
     if isinstance(exc, MediaRefused):
         return tus_response(exc.status, detail=f"{exc.field}: {exc.message}")
     return tus_response(exc.status, detail=exc.message)
+
+
+def completion_failed(upload: TusUpload, exc: Exception) -> Response[None]:
+    """All bytes are in but storing them failed (not a refusal): 503, offset kept, so a
+    stock client retries, and its HEAD completes the upload once the cause is gone."""
+    logger.error("completing upload %s failed", upload.id, exc_info=exc)
+    # The cause without paths or internals (those are in the log).
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    detail = (
+        f"upload: all {upload.length} bytes are kept, but storing them failed ({reason}); "
+        "HEAD again to finish"
+    )
+    return tus_response(503, {"Retry-After": "10"}, detail=detail)
 
 
 def http_date(upload: TusUpload) -> str:
@@ -157,6 +173,10 @@ class UploadController(Controller):
                 except TusError as exc:
                     if exc.status != 423:  # busy: the request holding it is completing it
                         raise
+                except MediaRefused:
+                    raise
+                except Exception as exc:  # the bytes are kept: the client may HEAD again
+                    return completion_failed(upload, exc)
         except (TusError, MediaRefused) as exc:
             return tus_error(exc)
         headers = {
@@ -174,7 +194,12 @@ class UploadController(Controller):
         request_max_body_size=None,
         after_response=wake_worker,
         summary="tus: append bytes at Upload-Offset (application/offset+octet-stream)",
-        description="Upload-Checksum (sha1, sha256, md5) is verified; mismatch is 460.",
+        description=(
+            "Upload-Checksum (sha1, sha256, md5) is verified: a mismatch is 460, a malformed "
+            "value 400. The PATCH that brings the last byte lands the file like a PUT (415 "
+            "or 422 if refused); if storing it fails otherwise, 503 and the bytes are kept: "
+            "HEAD finishes it."
+        ),
     )
     async def append(
         self,
@@ -204,14 +229,19 @@ class UploadController(Controller):
                     chunks=body_chunks(request),
                 )
             if new_offset == upload.length:
-                await finalize(
-                    db_session,
-                    upload,
-                    media.uploads_dir,
-                    media.store,
-                    now=clock.now(),
-                    exif_utc_offset_minutes=settings.exif_utc_offset_minutes,
-                )
+                try:
+                    await finalize(
+                        db_session,
+                        upload,
+                        media.uploads_dir,
+                        media.store,
+                        now=clock.now(),
+                        exif_utc_offset_minutes=settings.exif_utc_offset_minutes,
+                    )
+                except (TusError, MediaRefused):
+                    raise
+                except Exception as exc:  # the bytes are kept: HEAD (or PATCH) finishes it
+                    return completion_failed(upload, exc)
         except (TusError, MediaRefused) as exc:
             return tus_error(exc)
         except ClientGone:
@@ -256,4 +286,5 @@ async def _recover(
             exif_utc_offset_minutes=settings.exif_utc_offset_minutes,
         )
         await session.commit()
-        upload.completed_at = fresh.completed_at
+        # Not an attribute change: the request's own (read) session must not write it again.
+        set_committed_value(upload, "completed_at", fresh.completed_at)
