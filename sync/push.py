@@ -24,13 +24,10 @@ from cases.sql import insert
 from cases.timeline import TRACK
 from media.models import MediaObject, PacketMedia
 from sync.clock_offsets import estimate_offset_ms, offset_sample_ms
+from sync.decide import CONFLICT, Decision, Held, Prior, decide_batch
 from sync.models import ClockSample, Device, PacketConflict
 from sync.packets import Packet as WirePacket
 from sync.settlement import settled_position
-
-CONFLICT = "conflict"
-UNKNOWN_CASE = "unknown case"
-NOT_YOURS = "case not dispatched to this surveyor"
 
 
 class DeviceTaken(Exception):
@@ -47,6 +44,19 @@ class Incoming:
     digest: str
     # Why the packet is settled as rejected whatever its case (see packets.refusal).
     refusal: str | None = None
+
+    # What sync/decide.py reads of it.
+    @property
+    def packet_id(self) -> str:
+        return self.packet.packet_id
+
+    @property
+    def seq(self) -> int:
+        return self.packet.seq
+
+    @property
+    def case_id(self) -> str:
+        return self.packet.case_id
 
 
 @dataclass(frozen=True)
@@ -145,37 +155,16 @@ async def estimate_offset(
     return estimate_offset_ms(recent, now)
 
 
-Prior = tuple[str, str, str, str | None]  # device_id, digest, status, reason
-
-
-async def kept_conflicts(
-    session: AsyncSession, device_id: str, seqs: list[int]
-) -> dict[int, tuple[str, set[str]]]:
-    """The conflicts this device has had kept under these seqs: seq -> (the packet_id
-    first kept there, every digest kept there). A conflict settles its seq (it counts as
-    held), so a re-send of it is known without being kept twice."""
-    kept: dict[int, tuple[str, set[str]]] = {}
-    if not seqs:
-        return kept
-    rows = await session.execute(
-        select(PacketConflict.seq, PacketConflict.packet_id, PacketConflict.digest)
-        .where(PacketConflict.device_id == device_id, PacketConflict.seq.in_(seqs))
-        .order_by(PacketConflict.id)
-    )
-    for seq, pid, dig in rows:
-        kept.setdefault(seq, (pid, set()))[1].add(dig)
-    return kept
-
-
-async def prior_packets(
-    session: AsyncSession, device_id: str, ids: list[str], seqs: list[int]
-) -> tuple[dict[str, Prior], dict[int, str]]:
-    """What is already stored under these packet_ids, and which of these seqs the device
-    already holds (seq -> packet_id)."""
-    known: dict[str, Prior] = {}
-    by_seq: dict[int, str] = {}
-    if not ids:
-        return known, by_seq
+async def read_held(
+    session: AsyncSession, device_id: str, packets: Sequence[Incoming], surveyor: User | None
+) -> Held:
+    """What the store holds under these packets' ids and seqs (and, given the sender, which
+    of their cases exist and were ever dispatched to them): what `decide` needs."""
+    held = Held(device_id)
+    if not packets:
+        return held
+    ids = [p.packet_id for p in packets]
+    seqs = [p.seq for p in packets]
     rows = await session.execute(
         select(Packet.packet_id, Packet.device_id, Packet.seq, Packet.digest)
         .add_columns(Packet.status, Packet.reason)
@@ -187,10 +176,31 @@ async def prior_packets(
         )
     )
     for pid, dev, seq, dig, status, reason in rows:
-        known[pid] = (dev, dig, status, reason)
+        held.by_id[pid] = Prior(dev, dig, status, reason)
         if dev == device_id:
-            by_seq[seq] = pid
-    return known, by_seq
+            held.by_seq[seq] = pid
+    kept = await session.execute(
+        select(PacketConflict.seq, PacketConflict.packet_id, PacketConflict.digest)
+        .where(PacketConflict.device_id == device_id, PacketConflict.seq.in_(seqs))
+        .order_by(PacketConflict.id)
+    )
+    for seq, pid, dig in kept:
+        held.conflicts.setdefault(seq, set()).add(dig)
+        held.by_seq.setdefault(seq, pid)  # a seq settled by a conflict is held all the same
+    if surveyor is not None:
+        dispatched_here = (
+            select(Dispatch.id)
+            .where(Dispatch.case_id == Case.id, Dispatch.surveyor_id == surveyor.id)
+            .exists()
+        )
+        case_ids = {p.case_id for p in packets}
+        for case_id, mine in await session.execute(
+            select(Case.id, dispatched_here).where(Case.id.in_(case_ids))
+        ):
+            held.known_cases.add(case_id)
+            if mine:
+                held.ever_mine.add(case_id)
+    return held
 
 
 async def ingest_push(
@@ -225,102 +235,21 @@ async def _settle(
     packets: Sequence[Incoming],
     now: datetime,
 ) -> Outcome:
+    """Decide every packet (sync/decide.py), then write what was decided."""
     device = await _lock_device(session, device_id, surveyor, now)
     offset_ms = await _clock_offset(session, device_id, sent_at, now)
+    decisions = decide_batch(packets, await read_held(session, device_id, packets, surveyor))
 
-    ids = [p.packet.packet_id for p in packets]
-    seqs = [p.packet.seq for p in packets]
-    known, by_seq = await prior_packets(session, device_id, ids, seqs)
-    kept = await kept_conflicts(session, device_id, seqs)
-    for seq, (pid, _) in kept.items():
-        by_seq.setdefault(seq, pid)  # a seq settled by a conflict is held all the same
-
-    case_ids = {p.packet.case_id for p in packets}
-    known_cases: set[str] = set()
-    ever_mine: set[str] = set()  # cases ever dispatched to this surveyor
-    if case_ids:
-        dispatched_here = (
-            select(Dispatch.id)
-            .where(Dispatch.case_id == Case.id, Dispatch.surveyor_id == surveyor.id)
-            .exists()
-        )
-        for case_id, mine in await session.execute(
-            select(Case.id, dispatched_here).where(Case.id.in_(case_ids))
-        ):
-            known_cases.add(case_id)
-            if mine:
-                ever_mine.add(case_id)
-
-    results: list[Result] = []
-    new_rows: list[dict] = []
-    media_rows: list[dict] = []
-    conflicts: list[dict] = []
-    referenced: list[str] = []
-    changed: set[str] = set()
-    held: list[int] = []  # seqs of this batch that the server now holds
-    for item in packets:
-        p = item.packet
-        prior = known.get(p.packet_id)
-        if prior is None and p.seq in by_seq:
-            prior = (device_id, "", "", None)  # the seq is held by another packet_id
-        if prior is not None:
-            prior_device, prior_digest, prior_status, prior_reason = prior
-            # Either way the seq is settled: a duplicate is held, a conflict is kept.
-            held.append(p.seq)
-            if prior_device == device_id and prior_digest == item.digest:
-                if prior_status == "rejected":
-                    results.append(Result(p.packet_id, "rejected", prior_reason))
-                else:
-                    results.append(Result(p.packet_id, "duplicate"))
-                    referenced.extend(p.media)
-            else:
-                results.append(Result(p.packet_id, "rejected", CONFLICT))
-                _keep_conflict(item, device_id, now, kept, conflicts)
-                by_seq.setdefault(p.seq, p.packet_id)
-            continue
-
-        if item.refusal is not None:
-            status, reason = "rejected", item.refusal
-        elif p.case_id not in known_cases:
-            status, reason = "rejected", UNKNOWN_CASE
-        elif p.case_id not in ever_mine:
-            status, reason = "rejected", NOT_YOURS
-        else:
-            status, reason = "accepted", None
-        occurred = p.occurred_at
-        gps = p.gps
-        new_rows.append(
-            dict(
-                _as_received(item, device_id, now),
-                case_id=p.case_id,
-                surveyor_id=surveyor.id,
-                kind=p.kind,
-                status=status,
-                reason=reason,
-                occurred_at=occurred,
-                clock_offset_ms=offset_ms,
-                corrected_at=occurred + timedelta(milliseconds=offset_ms),
-                lat=gps.lat if gps else None,
-                lon=gps.lon if gps else None,
-                accuracy_m=gps.accuracy_m if gps else None,
-                fix_time=gps.fix_time if gps else None,
-                category=p.data.get("category")
-                if isinstance(p.data.get("category"), str)
-                else None,
-            )
-        )
-        known[p.packet_id] = (device_id, item.digest, status, reason)
-        by_seq[p.seq] = p.packet_id
-        held.append(p.seq)
-        results.append(Result(p.packet_id, status, reason))
-        if status == "accepted":
-            changed.add(p.case_id)
-            referenced.extend(p.media)
-            category = new_rows[-1]["category"]
-            media_rows.extend(
-                dict(packet_id=p.packet_id, sha256=sha, case_id=p.case_id, category=category)
-                for sha in dict.fromkeys(p.media)
-            )
+    results = [
+        Result(p.packet_id, d.status, d.reason) for p, d in zip(packets, decisions, strict=True)
+    ]
+    logged = [(p, d) for p, d in zip(packets, decisions, strict=True) if d.write == "log"]
+    new_rows = [_log_row(p, d, surveyor, device_id, offset_ms, now) for p, d in logged]
+    conflicts = [
+        _as_received(p, device_id, now)
+        for p, d in zip(packets, decisions, strict=True)
+        if d.write == "conflict"
+    ]
 
     lost: set[str] = set()
     if new_rows:
@@ -330,30 +259,30 @@ async def _settle(
             .returning(Packet.__table__.c.packet_id),
             new_rows,
         )
+        # Another device stored these packet_ids between our look-up and insert: they are
+        # conflicts after all, kept as such so that their seqs stay settled.
         lost = {r["packet_id"] for r in new_rows} - set(inserted)
-        if lost:  # another device stored these packet_ids between our look-up and insert
-            results = [
-                Result(r.packet_id, "rejected", CONFLICT) if r.packet_id in lost else r
-                for r in results
-            ]
-            media_rows = [m for m in media_rows if m["packet_id"] not in lost]
-            changed = {
-                r["case_id"]
-                for r in new_rows
-                if r["status"] == "accepted" and r["packet_id"] not in lost
-            }
-            for item in packets:  # kept as conflicts: their seqs stay settled
-                if item.packet.packet_id in lost:
-                    _keep_conflict(item, device_id, now, kept, conflicts)
-    if media_rows:
-        await session.execute(insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
+        results = [
+            Result(r.packet_id, "rejected", CONFLICT) if r.packet_id in lost else r for r in results
+        ]
+        conflicts += [_as_received(p, device_id, now) for p, _ in logged if p.packet_id in lost]
     if conflicts:
         await session.execute(insert(session, PacketConflict), conflicts)
 
     accepted = [r for r in new_rows if r["status"] == "accepted" and r["packet_id"] not in lost]
+    media_rows = [
+        dict(packet_id=r["packet_id"], sha256=sha, case_id=r["case_id"], category=r["category"])
+        for r, (p, _) in zip(new_rows, logged, strict=True)
+        if r["status"] == "accepted" and r["packet_id"] not in lost
+        for sha in dict.fromkeys(p.packet.media)
+    ]
+    if media_rows:
+        await session.execute(insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
+
+    held_seqs = [p.seq for p in packets]  # every packet decided settles its seq
     prior_max_seq = device.max_seq
-    device.max_seq = max(device.max_seq, max(held, default=0))
-    acked, missing = await settled_position(session, device, prior_max_seq, held)
+    device.max_seq = max(device.max_seq, max(held_seqs, default=0))
+    acked, missing = await settled_position(session, device, prior_max_seq, held_seqs)
     await session.execute(
         update(Device.__table__)
         .where(Device.__table__.c.device_id == device_id)
@@ -364,31 +293,59 @@ async def _settle(
             last_push_at=now,
         )
     )
-
     return Outcome(
         results=results,
         acked_through=acked,
         missing=missing,
         clock_offset_ms=offset_ms,
-        media_wanted=await media_wanted(session, referenced),
-        changed_case_ids=changed,
+        media_wanted=await media_wanted(session, referenced_media(packets, results)),
+        changed_case_ids={r["case_id"] for r in accepted},
         milestone_case_ids={r["case_id"] for r in accepted if r["kind"] != TRACK},
         track=[SimpleNamespace(**r) for r in accepted if r["kind"] == TRACK],
     )
 
 
-def _keep_conflict(
+def results_of(packets: Sequence[Incoming], decisions: Sequence[Decision]) -> list[Result]:
+    return [
+        Result(p.packet_id, d.status, d.reason) for p, d in zip(packets, decisions, strict=True)
+    ]
+
+
+def referenced_media(packets: Sequence[Incoming], results: Sequence[Result]) -> list[str]:
+    """The media that packets taken (accepted now, or before: duplicates) refer to."""
+    taken = ("accepted", "duplicate")
+    pairs = zip(packets, results, strict=True)
+    return [sha for p, r in pairs if r.status in taken for sha in p.packet.media]
+
+
+def _log_row(
     item: Incoming,
+    decision: Decision,
+    surveyor: User,
     device_id: str,
+    offset_ms: int,
     now: datetime,
-    kept: dict[int, tuple[str, set[str]]],
-    conflicts: list[dict],
-) -> None:
-    """Keep a conflicting packet for the desk, once per content under its seq."""
-    digests = kept.setdefault(item.packet.seq, (item.packet.packet_id, set()))[1]
-    if item.digest not in digests:
-        digests.add(item.digest)
-        conflicts.append(_as_received(item, device_id, now))
+) -> dict:
+    """The row of the packet log for a packet decided new (accepted or rejected)."""
+    p = item.packet
+    gps = p.gps
+    category = p.data.get("category")
+    return dict(
+        _as_received(item, device_id, now),
+        case_id=p.case_id,
+        surveyor_id=surveyor.id,
+        kind=p.kind,
+        status=decision.status,
+        reason=decision.reason,
+        occurred_at=p.occurred_at,
+        clock_offset_ms=offset_ms,
+        corrected_at=p.occurred_at + timedelta(milliseconds=offset_ms),
+        lat=gps.lat if gps else None,
+        lon=gps.lon if gps else None,
+        accuracy_m=gps.accuracy_m if gps else None,
+        fix_time=gps.fix_time if gps else None,
+        category=category if isinstance(category, str) else None,
+    )
 
 
 def _as_received(item: Incoming, device_id: str, now: datetime) -> dict:

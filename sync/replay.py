@@ -13,16 +13,16 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import User
+from sync.decide import decide_batch
 from sync.models import Device
 from sync.push import (
-    CONFLICT,
     Incoming,
     Outcome,
-    Result,
     estimate_offset,
-    kept_conflicts,
     media_wanted,
-    prior_packets,
+    read_held,
+    referenced_media,
+    results_of,
 )
 from sync.settlement import settled_position
 
@@ -48,28 +48,16 @@ async def replay_settled(
         return None
     if max(p.packet.seq for p in packets) > device.max_seq:
         return None  # a seq the device has never had settled: something here is new
-    seqs = [p.packet.seq for p in packets]
-    known, _ = await prior_packets(session, device_id, [p.packet.packet_id for p in packets], seqs)
-    kept = await kept_conflicts(session, device_id, seqs)
-    results: list[Result] = []
-    referenced: list[str] = []
-    for item in packets:
-        prior = known.get(item.packet.packet_id)
-        if item.digest in kept.get(item.packet.seq, ("", set()))[1]:
-            results.append(Result(item.packet.packet_id, "rejected", CONFLICT))
-            continue
-        if prior is None or prior[0] != device_id or prior[1] != item.digest:
-            return None
-        if prior[2] == "rejected":
-            results.append(Result(item.packet.packet_id, "rejected", prior[3]))
-        else:
-            results.append(Result(item.packet.packet_id, "duplicate"))
-            referenced.extend(item.packet.media)
+    # Decided as a push would, against what is stored; anything to write means it is new.
+    decisions = decide_batch(packets, await read_held(session, device_id, packets, None))
+    if any(d.write is not None for d in decisions):
+        return None
+    results = results_of(packets, decisions)
     acked, missing = await settled_position(session, device, device.max_seq, [])
     return Outcome(
         results=results,
         acked_through=acked,
         missing=missing,
         clock_offset_ms=await estimate_offset(session, device_id, sent_at, now),
-        media_wanted=await media_wanted(session, referenced),
+        media_wanted=await media_wanted(session, referenced_media(packets, results)),
     )
