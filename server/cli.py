@@ -7,10 +7,12 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from sqlalchemy.engine import make_url
+
 from server.db import Database, migrate_url
 from server.settings import Settings, SettingsError
 from sync.clock import SystemClock
-from sync.users import UserError, create_user, list_users, revoke_user
+from sync.users import UserError, create_user, issue_token, list_users, revoke_user
 
 
 def _prepare(settings: Settings) -> None:
@@ -58,9 +60,27 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     token = asyncio.run(
         _with_session(settings, lambda s: create_user(s, args.name, args.role, now))()
     )
-    print(f"created {args.role} {args.name}; its token is shown once:")
+    print(
+        f"created {args.role} {args.name} in {_database_name(settings)}; its token is shown once:"
+    )
     print(token)
     return 0
+
+
+def cmd_user_token(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    token = asyncio.run(_with_session(settings, lambda s: issue_token(s, args.name))())
+    print(
+        f"new token for {args.name} in {_database_name(settings)} (the old one no longer works);"
+        " it is shown once:"
+    )
+    print(token)
+    return 0
+
+
+def _database_name(settings: Settings) -> str:
+    """The database URL as a person can check it, without its password."""
+    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
 
 
 def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -130,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.set_defaults(func=cmd_user_add)
     user.add_parser("list", help="list users").set_defaults(func=cmd_user_list)
+    token = user.add_parser("token", help="issue a new token for a user; prints it last")
+    token.add_argument("name")
+    token.set_defaults(func=cmd_user_token)
     revoke = user.add_parser("revoke", help="revoke a user's token")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_user_revoke)
