@@ -7,28 +7,50 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from server.db import Database, migrate_url
+from server.db import Database, failure_reason, migrate_url, shown_url, url_problem
 from server.settings import Settings, SettingsError
 from sync.clock import SystemClock
 from sync.users import UserError, create_user, issue_token, list_users, revoke_user
 
 
 def _prepare(settings: Settings) -> None:
-    """Create the data dir and bring the schema up to date."""
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    migrate_url(settings.resolved_database_url)
+    """Create the data dir and bring the schema up to date; a setting that keeps either
+    from happening is a SettingsError naming it (one line, no traceback)."""
+    url = settings.resolved_database_url
+    setting = "KANCHA_DATABASE_URL" if settings.database_url else "KANCHA_DATA_DIR"
+    if problem := url_problem(url):
+        raise SettingsError(f"{setting}: {problem}")
+    try:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"KANCHA_DATA_DIR: cannot create {settings.data_path}: {exc.strerror}"
+        ) from None
+    try:
+        migrate_url(url)
+    except (SQLAlchemyError, OSError) as exc:
+        raise SettingsError(
+            f"{setting}: cannot open {shown_url(url)}: {failure_reason(exc)}"
+        ) from None
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from media.store import StoreUnavailable
     from server.app import create_app
+    from server.http import HeaderLimitedHttpTools
 
     _prepare(settings)
+    app = create_app(settings)
+    try:
+        asyncio.run(app.state.media.store.check())
+    except StoreUnavailable as exc:
+        raise SettingsError(f"KANCHA_MEDIA_URL: {exc}") from None
     print(f"kancha: data in {settings.data_path}", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", http=HeaderLimitedHttpTools)
     return 0
 
 
@@ -79,8 +101,7 @@ def cmd_user_token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _database_name(settings: Settings) -> str:
-    """The database URL as a person can check it, without its password."""
-    return make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+    return shown_url(settings.resolved_database_url)
 
 
 def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
