@@ -29,8 +29,25 @@ async def create_user(session: AsyncSession, name: str, role: str, now: datetime
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     if await session.scalar(select(User.id).where(User.name == name)) is not None:
         raise UserError(f"a user named {name!r} already exists")
-    token = "kt_" + secrets.token_urlsafe(32)
+    token = new_token()
     session.add(User(name=name, role=role, token_hash=hash_token(token), created_at=now))
+    await session.flush()
+    return token
+
+
+def new_token() -> str:
+    return "kt_" + secrets.token_urlsafe(32)
+
+
+async def issue_token(session: AsyncSession, name: str) -> str:
+    """Give an active user a new token, which replaces (and so invalidates) the old one."""
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user named {name!r}")
+    if user.revoked_at is not None:
+        raise UserError(f"user {name!r} is revoked")
+    token = new_token()
+    user.token_hash = hash_token(token)
     await session.flush()
     return token
 

@@ -48,7 +48,11 @@ def create_app(
         raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
-    media = media_service(settings, database, clock, store)
+    try:
+        media = media_service(settings, database, clock, store)
+    except ValueError as exc:  # an unusable KANCHA_MEDIA_URL (or S3 endpoint)
+        message = str(exc).removeprefix("KANCHA_MEDIA_URL: ")
+        raise SettingsError(f"KANCHA_MEDIA_URL: {message}") from None
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

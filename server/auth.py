@@ -2,6 +2,9 @@
 
 No or bad token: 401. A valid token with the wrong role: 403 (route guards). Whether a
 surveyor may touch a particular case is decided in the handler, which knows the case.
+OPTIONS is never authenticated (the middleware's default, so CORS preflights and tus
+discovery work without a token): Litestar's own OPTIONS answer, which only lists the
+allowed methods, passes the guards; anything else that finds no user in scope is a 401.
 """
 
 from __future__ import annotations
@@ -27,9 +30,7 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise NotAuthorizedException(
-                "missing bearer token", headers={"WWW-Authenticate": "Bearer"}
-            )
+            raise _unauthenticated()
         database: Database = connection.app.state.database
         async with database.session(write=False) as session:
             user = await user_for_token(session, token)
@@ -46,7 +47,11 @@ def roles(*allowed: str) -> Guard:
     permitted = {*allowed, "admin"}
 
     def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        user: User = connection.user
+        user = connection.scope.get("user")
+        if user is None:
+            if connection.scope.get("method") == "OPTIONS":
+                return
+            raise _unauthenticated()
         if user.role not in permitted:
             raise PermissionDeniedException(
                 f"role {user.role!r} may not do this (needs {' or '.join(sorted(permitted))})"
@@ -56,5 +61,12 @@ def roles(*allowed: str) -> Guard:
 
 
 def provide_user(request: Request) -> User:
-    """The authenticated user, as a dependency named `user`."""
-    return request.user
+    """The authenticated user, as a dependency named `user` (401 where there is none)."""
+    user = request.scope.get("user")
+    if user is None:
+        raise _unauthenticated()
+    return user
+
+
+def _unauthenticated() -> NotAuthorizedException:
+    return NotAuthorizedException("missing bearer token", headers={"WWW-Authenticate": "Bearer"})

@@ -7,26 +7,50 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from cases.clock import SystemClock
-from cases.users import UserError, create_user, list_users, revoke_user
-from server.db import Database, migrate_url
+from cases.users import UserError, create_user, issue_token, list_users, revoke_user
+from server.db import Database, failure_reason, migrate_url, shown_url, url_problem
 from server.settings import Settings, SettingsError
 
 
 def _prepare(settings: Settings) -> None:
-    """Create the data dir and bring the schema up to date."""
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    migrate_url(settings.resolved_database_url)
+    """Create the data dir and bring the schema up to date; a setting that keeps either
+    from happening is a SettingsError naming it (one line, no traceback)."""
+    url = settings.resolved_database_url
+    setting = "KANCHA_DATABASE_URL" if settings.database_url else "KANCHA_DATA_DIR"
+    if problem := url_problem(url):
+        raise SettingsError(f"{setting}: {problem}")
+    try:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"KANCHA_DATA_DIR: cannot create {settings.data_path}: {exc.strerror}"
+        ) from None
+    try:
+        migrate_url(url)
+    except (SQLAlchemyError, OSError) as exc:
+        raise SettingsError(
+            f"{setting}: cannot open {shown_url(url)}: {failure_reason(exc)}"
+        ) from None
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    from media.store import StoreUnavailable
     from server.app import create_app
+    from server.http import HeaderLimitedHttpTools
 
     _prepare(settings)
+    app = create_app(settings)
+    try:
+        asyncio.run(app.state.media.store.check())
+    except StoreUnavailable as exc:
+        raise SettingsError(f"KANCHA_MEDIA_URL: {exc}") from None
     print(f"kancha: data in {settings.data_path}", file=sys.stderr)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", http=HeaderLimitedHttpTools)
     return 0
 
 
@@ -58,9 +82,26 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     token = asyncio.run(
         _with_session(settings, lambda s: create_user(s, args.name, args.role, now))()
     )
-    print(f"created {args.role} {args.name}; its token is shown once:")
+    print(
+        f"created {args.role} {args.name} in {_database_name(settings)}; its token is shown once:"
+    )
     print(token)
     return 0
+
+
+def cmd_user_token(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    token = asyncio.run(_with_session(settings, lambda s: issue_token(s, args.name))())
+    print(
+        f"new token for {args.name} in {_database_name(settings)} (the old one no longer works);"
+        " it is shown once:"
+    )
+    print(token)
+    return 0
+
+
+def _database_name(settings: Settings) -> str:
+    return shown_url(settings.resolved_database_url)
 
 
 def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -130,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.set_defaults(func=cmd_user_add)
     user.add_parser("list", help="list users").set_defaults(func=cmd_user_list)
+    token = user.add_parser("token", help="issue a new token for a user; prints it last")
+    token.add_argument("name")
+    token.set_defaults(func=cmd_user_token)
     revoke = user.add_parser("revoke", help="revoke a user's token")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_user_revoke)

@@ -133,6 +133,41 @@ async def _close(scope: Scope, session: AsyncSession) -> None:
     await session.close()
 
 
+# -- start-up checks ------------------------------------------------------------------------
+
+# The async driver each supported database needs.
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a database URL before connecting, or None."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # ArgumentError, or a ValueError for a bad port
+        return "not a database URL (e.g. postgresql+asyncpg://user@host/db)"
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend not in ASYNC_DRIVERS:
+        return f"{backend!r} is not supported: use sqlite+aiosqlite:// or postgresql+asyncpg://"
+    if driver != ASYNC_DRIVERS[backend]:
+        return f"needs the async driver: write {backend}+{ASYNC_DRIVERS[backend]}://..."
+    return None
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The driver's own words for why connecting or migrating failed, on one line."""
+    root = getattr(exc, "orig", None) or exc
+    text = str(root).strip() or type(root).__name__
+    return text.splitlines()[0]
+
+
+def shown_url(url: str) -> str:
+    """A database URL as a person can check it, without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable URL)"
+
+
 # -- migrations ---------------------------------------------------------------------------
 
 

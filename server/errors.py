@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -11,9 +12,11 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 from cases.dispatch import CaseNotFound
+from media.store import StoreUnavailable
 
 logger = logging.getLogger("kancha")
 
@@ -63,6 +66,31 @@ def http_error(_: Request, exc: Exception) -> Response[dict[str, Any]]:
     return _error(HTTP_500_INTERNAL_SERVER_ERROR, "Internal Server Error")
 
 
+# A store that fails is expected to recover (space freed, S3 back): ask to retry then.
+RETRY_AFTER_SECONDS = 30
+# Disk errors that mean the storage cannot take writes now, wherever they surface
+# (a body spooled into the staging folder as well as the store itself).
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+
+def store_unavailable(_: Request, exc: StoreUnavailable) -> Response[dict[str, Any]]:
+    """503 naming the store and why, so a client retries later and an operator sees it."""
+    logger.error("%s", exc, exc_info=exc.__cause__)
+    response = _error(HTTP_503_SERVICE_UNAVAILABLE, str(exc))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def os_error(request: Request, exc: OSError) -> Response[dict[str, Any]]:
+    if exc.errno not in STORAGE_ERRNOS:
+        return http_error(request, exc)
+    media = getattr(request.app.state, "media", None)
+    name = media.store.name if media is not None else "storage"
+    unavailable = StoreUnavailable(name, exc.strerror or str(exc))
+    unavailable.__cause__ = exc
+    return store_unavailable(request, unavailable)
+
+
 def case_not_found(_: Request, exc: CaseNotFound) -> Response[dict[str, Any]]:
     return _error(HTTP_404_NOT_FOUND, f"no case with id {exc.args[0]!r}")
 
@@ -71,4 +99,6 @@ EXCEPTION_HANDLERS = {
     Exception: http_error,
     ValidationException: validation_error,
     CaseNotFound: case_not_found,
+    StoreUnavailable: store_unavailable,
+    OSError: os_error,
 }

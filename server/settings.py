@@ -15,6 +15,10 @@ ENV_PREFIX = "KANCHA_"
 MiB = 1024 * 1024
 
 
+# How a number or switch in the environment should look, for messages.
+KINDS: dict[object, str] = {int: "a whole number", float: "a number", bool: "true or false"}
+
+
 class SettingsError(ValueError):
     """A `KANCHA_*` variable that cannot be used; the message names it."""
 
@@ -73,6 +77,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     value = msgspec.json.decode(env[name])
                 except msgspec.DecodeError as exc:
                     raise SettingsError(f"{name}: not valid JSON ({exc})") from None
+            elif field.type in KINDS:
+                try:
+                    value = msgspec.convert(value, field.type, strict=False)
+                except msgspec.ValidationError:
+                    raise SettingsError(
+                        f"{name}: expected {KINDS[field.type]}, got {env[name]!r}"
+                    ) from None
             raw[field.name] = value
         try:
             return msgspec.convert(raw, cls, strict=False)

@@ -94,7 +94,7 @@ async def read_sla_report(
     ):
         return Response(
             report_csv(group_by, groups),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to text/*
             headers={"Content-Disposition": 'attachment; filename="sla.csv"'},
         )
     body = SlaReport(
