@@ -22,9 +22,18 @@ def generate_client(url: str, where: Path):  # type: ignore[no-untyped-def]
     document = where / "openapi.json"
     document.write_bytes(httpx.get(f"{url}/schema/openapi.json").content)
     generator = Path(sys.executable).with_name("openapi-python-client")
+    out = str(where / "kancha_client")
     subprocess.run(
-        [str(generator), "generate", "--path", str(document), "--meta", "none"]
-        + ["--output-path", str(where / "kancha_client")],
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(document),
+            "--meta",
+            "none",
+            "--output-path",
+            out,
+        ],
         check=True,
         capture_output=True,
         cwd=where,
