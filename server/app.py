@@ -10,8 +10,6 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
 
 from cases.clock import Clock, make_clock
 from cases.limits import Limits, LimitsError
@@ -21,6 +19,7 @@ from server.auth import BearerTokenMiddleware, provide_user
 from server.bodies import StrictRequest
 from server.db import Database, close_session_after_exception, provide_session, settle_session
 from server.errors import EXCEPTION_HANDLERS
+from server.openapi import docs_assets_router, openapi_config
 from server.routes.board import read_board
 from server.routes.cases import CaseController
 from server.routes.devices import DeviceController
@@ -63,7 +62,7 @@ def create_app(
             await database.dispose()
 
     config = AppConfig(
-        route_handlers=list(ROUTES),
+        route_handlers=[*ROUTES, docs_assets_router()],
         request_class=StrictRequest,  # every body decoded strictly (server/bodies.py)
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
@@ -81,15 +80,7 @@ def create_app(
         lifespan=[lifespan],
         # Routes that take more (pushes, media) set their own limit.
         request_max_body_size=1024 * 1024,
-        openapi_config=OpenAPIConfig(
-            title="kancha",
-            version="1",
-            description="Motor-claim field survey backend: wire contract v1.",
-            components=Components(
-                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
-            ),
-            security=[{"bearer": []}],
-        ),
+        openapi_config=openapi_config(),
     )
     app = Litestar.from_config(config)
     app.state.settings = settings

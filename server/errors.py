@@ -6,6 +6,7 @@ import errno
 import logging
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import (
@@ -102,3 +103,19 @@ EXCEPTION_HANDLERS = {
     StoreUnavailable: store_unavailable,
     OSError: os_error,
 }
+
+
+class ErrorItem(msgspec.Struct, kw_only=True):
+    """One problem of a refusal: the field (`key`) and what is wrong with it."""
+
+    message: str
+    key: str | None = None
+    source: str | None = None
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """Every error answer's body, as `_error` builds it (published as one component)."""
+
+    status_code: int
+    detail: str
+    extra: list[ErrorItem] | None = None

@@ -13,6 +13,7 @@ from cases.board import board
 from cases.clock import Clock
 from cases.limits import Limits
 from server.auth import roles
+from server.openapi import errors
 from server.routes.timing_views import TimingView, timing_view
 
 
@@ -50,6 +51,7 @@ class BoardResponse(msgspec.Struct, kw_only=True):
     guards=[roles("dispatcher", "reviewer")],
     tags=["board"],
     summary="Every open case: surveyor, status, running timings, last known position",
+    responses=errors(403),
 )
 async def read_board(
     db_session: NamedDependency[AsyncSession],

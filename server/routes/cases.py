@@ -23,6 +23,7 @@ from cases.reviews import latest_reviews
 from cases.values import Address, AwareTime, CaseNo, Location, Plate, UserName, time_out_of_range
 from server.auth import roles
 from server.errors import FieldError
+from server.openapi import errors
 from server.routes.timing_views import (
     EventView,
     ReviewView,
@@ -126,7 +127,12 @@ class CaseController(Controller):
         guards=[roles("dispatcher")],
         status_code=201,
         summary="Open a case (idempotent on case_no)",
-        responses={200: ResponseSpec(CaseView, description="A case with this case_no exists")},
+        responses={
+            200: ResponseSpec(
+                CaseView, description="A case with this case_no exists", generate_examples=False
+            ),
+            **errors(400, 403),
+        },
     )
     async def open(
         self,
@@ -160,6 +166,7 @@ class CaseController(Controller):
         guards=[roles("dispatcher")],
         status_code=200,
         summary="Dispatch or re-dispatch a surveyor at the server's time",
+        responses=errors(400, 403, 404, 409),
     )
     async def dispatch(
         self,
@@ -182,7 +189,11 @@ class CaseController(Controller):
             raise FieldError(exc.field, str(exc), 409 if exc.field == "case" else 400) from None
         return await case_detail(db_session, case, limits, clock.now())
 
-    @get("/{case_id:uuid}", summary="A case with its dispatch history, timeline and timings")
+    @get(
+        "/{case_id:uuid}",
+        summary="A case with its dispatch history, timeline and timings",
+        responses=errors(400, 403, 404),
+    )
     async def read(
         self,
         case_id: FromPath[UUID],

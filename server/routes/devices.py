@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.values import Identifier
 from server.auth import roles
+from server.openapi import errors
 from sync.rejections import devices, rejections
 
 
@@ -40,7 +41,11 @@ class DeviceController(Controller):
     tags = ["devices"]
     guards = [roles("dispatcher", "reviewer")]
 
-    @get("/", summary="Every tablet: its surveyor, settled position and clock offset")
+    @get(
+        "/",
+        summary="Every tablet: its surveyor, settled position and clock offset",
+        responses=errors(403),
+    )
     async def list_devices(self, db_session: NamedDependency[AsyncSession]) -> list[DeviceView]:
         return [
             DeviceView(
@@ -55,7 +60,11 @@ class DeviceController(Controller):
             for d, name in await devices(db_session)
         ]
 
-    @get("/{device_id:str}/rejections", summary="A tablet's rejected packets and conflicts")
+    @get(
+        "/{device_id:str}/rejections",
+        summary="A tablet's rejected packets and conflicts",
+        responses=errors(400, 403, 404),
+    )
     async def list_rejections(
         self, device_id: FromPath[Identifier], db_session: NamedDependency[AsyncSession]
     ) -> list[RejectionView]:

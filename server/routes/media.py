@@ -37,6 +37,7 @@ from media.service import MediaService
 from media.store import SHA256_HEX, Variant, object_key
 from server.db import Database
 from server.errors import FieldError
+from server.openapi import BinaryBodyOperation, Sha256, errors
 from server.routes.cases import ensure_case_visible
 from server.settings import Settings
 
@@ -160,12 +161,16 @@ class MediaController(Controller):
             "truncated or corrupt file or decompression bomb, 415 not JPEG/PNG/HEIC/HEIF/PDF, "
             "413 over the size limit."
         ),
-        responses={200: ResponseSpec(MediaStored, description="already held")},
+        responses={
+            200: ResponseSpec(MediaStored, description="already held", generate_examples=False),
+            **errors(400, 413, 415, 422, 503),
+        },
+        operation_class=BinaryBodyOperation,
     )
     async def upload(
         self,
         request: Request,
-        sha256: FromPath[str],
+        sha256: Sha256,
         database: NamedDependency[Database],
         db_session: NamedDependency[AsyncSession],
         media: NamedDependency[MediaService],
@@ -219,7 +224,11 @@ class MediaController(Controller):
             status_code=201 if created else 200,
         )
 
-    @get("/cases/{case_id:uuid}/media", summary="A case's media, with EXIF facts and flags")
+    @get(
+        "/cases/{case_id:uuid}/media",
+        summary="A case's media, with EXIF facts and flags",
+        responses=errors(400, 403, 404),
+    )
     async def case_media(
         self,
         case_id: FromPath[UUID],
@@ -244,12 +253,15 @@ class MediaController(Controller):
     @get(
         "/media/{sha256:str}",
         summary="The original bytes, or a redirect to a short-lived signed URL",
-        responses={307: ResponseSpec(None, description="redirect to a presigned URL")},
+        responses={
+            307: ResponseSpec(None, description="redirect to a presigned URL"),
+            **errors(400, 403, 404, 503),
+        },
         media_type="application/octet-stream",
     )
     async def original(
         self,
-        sha256: FromPath[str],
+        sha256: Sha256,
         db_session: NamedDependency[AsyncSession],
         user: NamedDependency[User],
         media: NamedDependency[MediaService],
@@ -261,12 +273,15 @@ class MediaController(Controller):
     @get(
         "/media/{sha256:str}/thumbnail",
         summary="A JPEG thumbnail: small (list) or screen-sized",
-        responses={307: ResponseSpec(None, description="redirect to a presigned URL")},
+        responses={
+            307: ResponseSpec(None, description="redirect to a presigned URL"),
+            **errors(400, 403, 404, 503),
+        },
         media_type="image/jpeg",
     )
     async def thumbnail(
         self,
-        sha256: FromPath[str],
+        sha256: Sha256,
         db_session: NamedDependency[AsyncSession],
         user: NamedDependency[User],
         media: NamedDependency[MediaService],

@@ -19,9 +19,11 @@ from cases.timings import TIMING_NAMES
 from cases.values import AwareTime
 from server.auth import roles
 from server.errors import FieldError
+from server.openapi import errors
 
 # Widest report: ten years (a wider one is a typo, and would scan everything).
 MAX_SPAN_DAYS = 3660
+DATE_TIME = {"format": "date-time"}  # parsed here, so that the 400 names the field
 
 
 class TimingShare(msgspec.Struct, kw_only=True):
@@ -70,15 +72,20 @@ def _aware(name: str, value: str) -> datetime:
     summary="Share within limit per timing, by surveyor or zone (CSV with Accept: text/csv)",
     description="Cases whose last dispatch is in [from, to). `decided` counts timings that "
     "ended or ran past their limit; `share` = within / decided; `open` are still running.",
-    responses={200: ResponseSpec(SlaReport, description="JSON, or CSV on Accept: text/csv")},
+    responses={
+        200: ResponseSpec(
+            SlaReport, description="JSON, or CSV on Accept: text/csv", generate_examples=False
+        ),
+        **errors(400, 403),
+    },
 )
 async def read_sla_report(
     request: Request,
     db_session: NamedDependency[AsyncSession],
     clock: NamedDependency[Clock],
     limits: NamedDependency[Limits],
-    from_: Annotated[str, QueryParameter(name="from", max_length=64)],
-    to: Annotated[str, QueryParameter(max_length=64)],
+    from_: Annotated[str, QueryParameter(name="from", max_length=64, schema_extra=DATE_TIME)],
+    to: Annotated[str, QueryParameter(max_length=64, schema_extra=DATE_TIME)],
     group_by: Annotated[Literal["surveyor", "zone"], QueryParameter()] = "surveyor",
 ) -> Response:
     start, end = _aware("from", from_), _aware("to", to)

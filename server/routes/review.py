@@ -22,6 +22,7 @@ from cases.reviews import NothingToReview, ReviewError, review_case, review_queu
 from cases.values import Reason
 from server.auth import roles
 from server.errors import FieldError
+from server.openapi import errors
 from server.routes.timing_views import ReviewView, TimingView, review_view, timing_views
 from sync.packets import Category
 
@@ -63,6 +64,7 @@ class ReviewController(Controller):
         "/review/queue",
         guards=[roles("reviewer")],
         summary="Cases whose latest estimate awaits review, oldest estimate first",
+        responses=errors(400, 403),
     )
     async def queue(
         self,
@@ -81,6 +83,7 @@ class ReviewController(Controller):
         description="A return starts the `resubmit` timing and reaches the tablet through "
         "pull; 409 when the case has no estimate awaiting review.",
         raises=[FieldError],
+        responses=errors(400, 403, 404, 409),
     )
     async def review(
         self,

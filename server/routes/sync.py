@@ -25,6 +25,7 @@ from cases.values import AwareTime, Identifier, time_out_of_range
 from server.auth import roles
 from server.db import Database
 from server.errors import FieldError
+from server.openapi import PushOperation, errors
 from server.routes.cases import CaseView, case_view
 from server.settings import Settings
 from sync import wire
@@ -193,6 +194,8 @@ class SyncController(Controller):
         request_max_body_size=None,  # enforced against the settings while streaming
         dependencies={"_push_body": Provide(_documents_push_body, sync_to_thread=False)},
         raises=[FieldError],
+        operation_class=PushOperation,
+        responses=errors(400, 403, 409, 413, 503),
     )
     async def push(
         self,
@@ -212,6 +215,7 @@ class SyncController(Controller):
         "/pull",
         guards=[roles("surveyor")],
         summary="Cases dispatched to me, taken away from me, or changed since the cursor",
+        responses=errors(400, 403),
     )
     async def pull(
         self,

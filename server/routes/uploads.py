@@ -15,7 +15,6 @@ from email.utils import format_datetime
 from litestar import Controller, Request, Response, delete, head, patch, post, route
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -38,6 +37,15 @@ from media.tus import (
     terminate,
 )
 from server.db import Database
+from server.openapi import (
+    TUS_CREATE,
+    TUS_DELETE,
+    TUS_HEAD,
+    TUS_OPTIONS,
+    TUS_PATCH,
+    UploadId,
+    errors,
+)
 from server.routes.media import ClientGone, body_chunks, provide_media, wake_worker
 from server.settings import Settings
 
@@ -107,6 +115,8 @@ class UploadController(Controller):
         status_code=204,
         exclude_from_auth=True,
         summary="tus discovery: version, extensions, checksum algorithms, size limit",
+        operation_class=TUS_OPTIONS,
+        responses=errors(public=True),
     )
     async def advertise(self, settings: NamedDependency[Settings]) -> Response[None]:
         return tus_response(
@@ -123,7 +133,11 @@ class UploadController(Controller):
         "/",
         status_code=201,
         summary="tus creation: Upload-Length and Upload-Metadata (sha256, filename)",
-        responses={201: ResponseSpec(None, description="created; Location names the upload")},
+        responses={
+            201: ResponseSpec(None, description="created; Location names the upload"),
+            **errors(400, 412, 413),
+        },
+        operation_class=TUS_CREATE,
     )
     async def create(
         self,
@@ -152,11 +166,17 @@ class UploadController(Controller):
             201, {"Location": f"/v1/uploads/{upload.id}", "Upload-Expires": http_date(upload)}
         )
 
-    @head("/{upload_id:str}", summary="tus: the upload's offset", status_code=200)
+    @head(
+        "/{upload_id:str}",
+        summary="tus: the upload's offset",
+        status_code=200,
+        operation_class=TUS_HEAD,
+        responses=errors(400, 404, 410, 412, 415, 422, 503),
+    )
     async def offset(
         self,
         request: Request,
-        upload_id: FromPath[str],
+        upload_id: UploadId,
         db_session: NamedDependency[AsyncSession],
         database: NamedDependency[Database],
         user: NamedDependency[User],
@@ -200,11 +220,13 @@ class UploadController(Controller):
             "or 422 if refused); if storing it fails otherwise, 503 and the bytes are kept: "
             "HEAD finishes it."
         ),
+        operation_class=TUS_PATCH,
+        responses=errors(400, 404, 409, 410, 412, 413, 415, 422, 423, 460, 503),
     )
     async def append(
         self,
         request: Request,
-        upload_id: FromPath[str],
+        upload_id: UploadId,
         database: NamedDependency[Database],
         db_session: NamedDependency[AsyncSession],
         user: NamedDependency[User],
@@ -250,11 +272,17 @@ class UploadController(Controller):
             204, {"Upload-Offset": str(new_offset), "Upload-Expires": http_date(upload)}
         )
 
-    @delete("/{upload_id:str}", status_code=204, summary="tus termination")
+    @delete(
+        "/{upload_id:str}",
+        status_code=204,
+        summary="tus termination",
+        operation_class=TUS_DELETE,
+        responses=errors(400, 404, 410, 412, 423),
+    )
     async def terminate(
         self,
         request: Request,
-        upload_id: FromPath[str],
+        upload_id: UploadId,
         db_session: NamedDependency[AsyncSession],
         user: NamedDependency[User],
         media: NamedDependency[MediaService],
