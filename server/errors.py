@@ -17,6 +17,7 @@ from litestar.status_codes import (
 )
 
 from cases.dispatch import CaseNotFound
+from cases.refusal import Refusal
 from media.store import StoreUnavailable
 
 logger = logging.getLogger("kancha")
@@ -92,6 +93,14 @@ def os_error(request: Request, exc: OSError) -> Response[dict[str, Any]]:
     return store_unavailable(request, unavailable)
 
 
+def refusal(_: Request, exc: Refusal) -> Response[dict[str, Any]]:
+    """Every domain refusal, mapped here once: its status, the field and the message."""
+    extra = [{"key": exc.field, "message": exc.message}] if exc.field else None
+    response = _error(exc.status, exc.detail, extra)
+    response.headers.update(exc.headers)
+    return response
+
+
 def case_not_found(_: Request, exc: CaseNotFound) -> Response[dict[str, Any]]:
     return _error(HTTP_404_NOT_FOUND, f"no case with id {exc.args[0]!r}")
 
@@ -99,6 +108,7 @@ def case_not_found(_: Request, exc: CaseNotFound) -> Response[dict[str, Any]]:
 EXCEPTION_HANDLERS = {
     Exception: http_error,
     ValidationException: validation_error,
+    Refusal: refusal,
     CaseNotFound: case_not_found,
     StoreUnavailable: store_unavailable,
     OSError: os_error,
