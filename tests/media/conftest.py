@@ -3,6 +3,7 @@ backend, and an app whose media live on S3."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -56,37 +57,46 @@ def rclone_binary() -> str:
     return on_path
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """`rclone serve s3` over a temp folder on a free port, for the whole run."""
-    root = tmp_path_factory.mktemp("s3")
+@contextlib.contextmanager
+def rclone_s3(root: Path, log: Path | None = None) -> Iterator[tuple[S3Server, subprocess.Popen]]:
+    """`rclone serve s3` over `root` on a free port, until the block ends."""
+    root.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log = open(root.parent / f"rclone-{port}.log", "wb")
+    out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [
             rclone_binary(), "serve", "s3", str(root), "--addr", f"127.0.0.1:{port}",
             "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--config", "/dev/null",
         ],
-        stdout=log,
+        stdout=out,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
-    endpoint = f"http://127.0.0.1:{port}"
+    server = S3Server(f"http://127.0.0.1:{port}")
     try:
         for _ in range(400):  # bounded wait for start-up, not a timed assertion
             if proc.poll() is not None:
-                pytest.fail(f"rclone exited: {Path(log.name).read_text()}")
+                pytest.fail(f"rclone exited: {log.read_text() if log else proc.returncode}")
             try:
-                httpx.get(endpoint)
+                httpx.get(server.endpoint)
                 break
             except httpx.TransportError:
                 time.sleep(0.05)
         else:
             pytest.fail("rclone serve s3 did not start")
-        yield S3Server(endpoint)
+        yield server, proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        log.close()
+        if log:
+            out.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """An S3 server for the whole run."""
+    root = tmp_path_factory.mktemp("s3")
+    with rclone_s3(root, root.parent / "rclone.log") as (server, _):
+        yield server
 
 
 @pytest.fixture(params=["fs", "s3"])

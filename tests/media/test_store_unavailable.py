@@ -5,11 +5,9 @@ server, and a full disk (a 1 MiB tmpfs mounted for the test)."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +17,8 @@ from litestar.testing import AsyncTestClient
 
 from media.store import FileStore, S3Store
 from server.app import create_app
-from tests.live import free_port, running_server
-from tests.media.conftest import ACCESS_KEY, SECRET_KEY, S3Server, rclone_binary
+from tests.live import running_server
+from tests.media.conftest import ACCESS_KEY, SECRET_KEY, S3Server, rclone_s3
 from tests.media.samples import photo, sha
 from tests.server.test_cli import clean_env, run_kancha
 
@@ -96,35 +94,8 @@ async def test_bucket_deleted_after_start_is_503(settings, clock, tokens, s3_ser
     assert leftovers(tmp_path / "staging") == []
 
 
-@contextlib.contextmanager
-def own_s3_server(root: Path) -> Iterator[tuple[S3Server, subprocess.Popen]]:
-    """An `rclone serve s3` of this test's own, so that the test can stop it."""
-    root.mkdir()
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            rclone_binary(), "serve", "s3", str(root), "--addr", f"127.0.0.1:{port}",
-            "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--config", "/dev/null",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    server = S3Server(f"http://127.0.0.1:{port}")
-    try:
-        for _ in range(400):  # bounded wait for start-up, not a timed assertion
-            try:
-                httpx.get(server.endpoint)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
-        yield server, proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
 async def test_s3_server_gone_is_503(settings, clock, tokens, tmp_path):
-    with own_s3_server(tmp_path / "s3") as (server, proc):
+    with rclone_s3(tmp_path / "s3") as (server, proc):
         bucket = server.new_bucket()
         store = S3Store(server.client(), bucket, "media", tmp_path / "staging")
         app = create_app(settings, clock=clock, store=store)

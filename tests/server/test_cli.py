@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.factories import bearer, case_body
+from tests.live import running_server
 
 KANCHA = [sys.executable, "-m", "server.cli"]
 
@@ -26,12 +25,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KANCHA_")}
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_user_add_prints_a_working_token_last(tmp_path, database_url, client):
@@ -83,28 +76,8 @@ def test_db_upgrade_creates_the_embedded_default(tmp_path):
 
 def test_serve_with_no_configuration(tmp_path):
     """The README's first command: a fresh directory, no settings, /health answers."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [*KANCHA, "serve", "--port", str(port)],
-        env=clean_env(),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        status = None
-        for _ in range(300):  # bounded wait for start-up, not a timed assertion
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/health").status_code
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.1)
-        assert status == 200, proc.stdout.read().decode() if proc.poll() is not None else status
+    with running_server({}, tmp_path) as server:  # no KANCHA_* at all
+        assert httpx.get(f"{server.url}/health").status_code == 200
         assert (tmp_path / "kancha-data" / "kancha.db").is_file()
-        openapi = httpx.get(f"http://127.0.0.1:{port}/schema/openapi.json")
+        openapi = httpx.get(f"{server.url}/schema/openapi.json")
         assert openapi.status_code == 200 and "/v1/cases" in openapi.json()["paths"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
