@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, CaseTiming, SurveyorPosition, User
-from cases.timings import TIMING_NAMES, Measure, Timing, judge
+from cases.timings import Measure, Timing, judge
+from cases.values import TIMING_NAMES
 
 
 @dataclass

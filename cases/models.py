@@ -36,9 +36,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-ROLES = ("surveyor", "dispatcher", "reviewer", "admin")
-ZONES = ("city", "suburban", "out_of_town")
-
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on SQLite (no tz) and PostgreSQL alike."""

@@ -22,7 +22,8 @@ from cases.board import stored_measure
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, CaseTiming, User
 from cases.rates import RATES
-from cases.timings import TIMING_NAMES, judge
+from cases.timings import judge
+from cases.values import TIMING_NAMES
 
 GROUPS = ("surveyor", "zone")
 

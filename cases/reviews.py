@@ -15,8 +15,6 @@ from cases.dispatch import CaseNotFound
 from cases.models import Case, CaseProgress, Review, User
 from cases.recalc import recalc_cases
 
-DECISIONS = ("approved", "returned")
-
 
 class NothingToReview(Exception):
     """The case has no estimate awaiting review (409)."""

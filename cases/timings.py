@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from cases.limits import Limits, cycle_tier, estimate_tier
 from cases.timeline import CaseFacts, DispatchFact, Event
 
-TIMING_NAMES = ("accept", "contact", "arrival", "estimate", "resubmit", "front_end_cycle")
 _MICRO = timedelta(microseconds=1)
 
 END_BEFORE_START = "end_before_start"

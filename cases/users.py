@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.models import ROLES, User
+from cases.models import User
+from cases.values import ROLES
 
 
 class UserError(ValueError):

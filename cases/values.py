@@ -1,4 +1,4 @@
-"""Value types shared by the wire and the sync layer: one definition of what a field may hold.
+"""Value types shared by the wire and the domain: one definition of what a field may hold.
 
 Strings refuse NUL (PostgreSQL cannot store it, and no tablet means one), so a bad value is
 a 400 naming the field on every backend instead of a database error on one of them.
@@ -7,11 +7,23 @@ a 400 naming the field on every backend instead of a database error on one of th
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
 NO_NUL = r"^[^\x00]*$"
+
+# Each list of allowed values, defined once: the wire types use the Literal, checks the tuple.
+Role = Literal["surveyor", "dispatcher", "reviewer", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
+DESK_ROLES = frozenset({"reviewer", "dispatcher", "admin"})
+Zone = Literal["city", "suburban", "out_of_town"]
+ZONES: tuple[str, ...] = get_args(Zone)
+Decision = Literal["approved", "returned"]
+TimingName = Literal["accept", "contact", "arrival", "estimate", "resubmit", "front_end_cycle"]
+TIMING_NAMES: tuple[str, ...] = get_args(TimingName)
+TimingState = Literal["running", "met", "missed", "overdue"]
+TimeSource = Literal["gps", "device_corrected", "server_received"]
 
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90, description="degrees, WGS-84")]
 Lon = Annotated[float, msgspec.Meta(ge=-180, le=180, description="degrees, WGS-84")]

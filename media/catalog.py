@@ -15,10 +15,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import Case, Packet, User
+from cases.values import DESK_ROLES
 from media.exif import distance_m
 from media.models import MediaObject, PacketMedia, ThumbnailJob
 
-DESK_ROLES = frozenset({"reviewer", "dispatcher", "admin"})
 FAR_FROM_SCENE = "far_from_scene"
 TAKEN_BEFORE_REPORT = "taken_before_report"
 REUSED_ON_OTHER_CASE = "reused_on_other_case"
