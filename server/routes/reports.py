@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.clock import Clock
 from cases.limits import Limits
 from cases.reports import report_csv, sla_report
-from cases.timings import TIMING_NAMES
-from cases.values import AwareTime
+from cases.values import TIMING_NAMES, AwareTime
 from server.auth import roles
 from server.errors import FieldError
 from server.openapi import errors
