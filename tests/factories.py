@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
 
 from cases.users import create_user
 from server.db import Database
@@ -134,3 +135,11 @@ async def push(
             "/v1/sync/push", content=msgspec.msgpack.encode(body), headers=headers
         )
     return await client.post("/v1/sync/push", json=body, headers=headers)
+
+
+async def count(db, model, *where) -> int:
+    async with db.session(write=False) as session:
+        query = select(func.count()).select_from(model)
+        for clause in where:
+            query = query.where(clause)
+        return await session.scalar(query)

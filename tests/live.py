@@ -91,3 +91,18 @@ def server_process(database_url: str, tmp_path: Path) -> Iterator[ServerProcess]
 def live_server(server_process: ServerProcess, tokens) -> tuple[str, dict]:
     """(base URL, tokens) of a live server whose users are those of the `tokens` fixture."""
     return server_process.url, tokens
+
+
+KANCHA = [sys.executable, "-m", "server.cli"]
+
+
+def run_kancha(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*KANCHA, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KANCHA_")}
+    env.update(extra)
+    return env

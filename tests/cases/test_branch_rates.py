@@ -7,7 +7,7 @@ import io
 
 from cases.rates import REQUIRED_ON_SITE
 from tests.factories import T0, at, dispatched_case
-from tests.sync.tablets import Tablet
+from tests.tablets import Tablet
 
 FAR = {"lat": 31.2574, "lon": 121.4737}  # 3 km north of the scene
 

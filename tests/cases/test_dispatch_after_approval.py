@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tests.cases.test_timings_review import review, surveyed
+from tests.tablets import review, surveyed
 
 
 async def test_dispatching_an_approved_case_is_409_and_changes_nothing(client, tokens, clock):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.factories import T0, at, dispatched_case
-from tests.sync.tablets import Tablet, case_read
+from tests.tablets import Tablet, case_read
 
 
 async def status(client, case_id, tokens) -> str:

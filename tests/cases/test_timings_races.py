@@ -13,7 +13,7 @@ from sqlalchemy import select
 from cases.models import CaseTiming
 from cases.recalc import recalc_cases
 from tests.factories import new_id, packet, push_body
-from tests.sync.test_races import _dispatched
+from tests.tablets import dispatched_live
 
 
 def _three_tablets(url: str, tokens, case_id: str, kinds: list[str]) -> list[int]:
@@ -40,7 +40,7 @@ def _three_tablets(url: str, tokens, case_id: str, kinds: list[str]) -> list[int
 
 async def test_racing_pushes_on_one_case_leave_consistent_timings(live_server, db):
     url, tokens = live_server
-    case_id = await asyncio.to_thread(_dispatched, url, tokens)
+    case_id = await asyncio.to_thread(dispatched_live, url, tokens)
     kinds = ["accepted", "contacted", "departed", "position", "arrived", "note"]
     statuses = await asyncio.to_thread(_three_tablets, url, tokens, case_id, kinds)
     assert statuses == [200] * 3 * len(kinds)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.factories import dispatched_case
-from tests.sync.tablets import SCENE, Tablet, case_read, timings
+from tests.tablets import SCENE, Tablet, case_read, timings
 
 DAY = datetime(2026, 1, 5, tzinfo=UTC)
 

@@ -14,8 +14,8 @@ from cases.models import CaseProgress, CaseTiming, SurveyorPosition
 from server.app import create_app
 from server.settings import Settings
 from tests.factories import T0, at, dispatched_case, open_case
-from tests.server.test_cli import clean_env, run_kancha
-from tests.sync.tablets import SCENE, Tablet, timings
+from tests.live import clean_env, run_kancha
+from tests.tablets import SCENE, Tablet, timings
 
 DERIVED = (CaseTiming, CaseProgress, SurveyorPosition)
 

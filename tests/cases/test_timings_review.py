@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import T0, at, dispatched_case, new_id
-from tests.sync.tablets import Tablet, timings
-
-
-async def review(client, tokens, case_id, **body):
-    return await client.post(f"/v1/cases/{case_id}/review", json=body, headers=tokens["rev"])
+from tests.factories import at, dispatched_case, new_id
+from tests.tablets import review, surveyed, timings
 
 
 async def queue(client, tokens):
     response = await client.get("/v1/review/queue", headers=tokens["rev"])
     assert response.status_code == 200, response.text
     return response.json()["cases"]
-
-
-async def surveyed(client, tokens, clock, *, amount=1500, estimate_at=60):
-    clock.set(T0)
-    case = await dispatched_case(client, tokens, surveyor="sv1")
-    tablet = Tablet(tokens["sv1"])
-    tablet.record(case["id"], "arrived", at(20), gps=True)
-    tablet.record(case["id"], "photo", at(21), category="damage")
-    tablet.record(case["id"], "photo", at(22), category="vin")
-    tablet.record(case["id"], "document", at(23), category="driving_licence")
-    tablet.record(case["id"], "estimate_submitted", at(estimate_at), amount=amount)
-    clock.set(at(estimate_at + 1))
-    await tablet.flush(client, clock)
-    return case, tablet
 
 
 async def test_no_estimate_is_409_and_nothing_is_stored(client, tokens, clock):

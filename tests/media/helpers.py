@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable, Callable
 
 from media.models import ThumbnailJob
@@ -42,3 +43,42 @@ def job_done(db, sha256: str) -> Callable[[], Awaitable[bool]]:
             return job is not None and job.status in ("done", "failed")
 
     return check
+
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+def meta(**values: str) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+
+
+async def create(client, headers, data: bytes, **extra: str):
+    response = await client.post(
+        "/v1/uploads",
+        headers={
+            **headers,
+            **TUS,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": meta(sha256=sha(data), filename="scene.jpg"),
+            **extra,
+        },
+    )
+    return response
+
+
+async def patch(client, headers, url: str, body: bytes, offset: int, **extra: str):
+    return await client.patch(
+        url,
+        content=body,
+        headers={
+            **headers,
+            **TUS,
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+            **extra,
+        },
+    )
+
+
+async def head(client, headers, url: str):
+    return await client.head(url, headers={**headers, **TUS})

@@ -10,9 +10,8 @@ import pytest
 from PIL import Image, TiffImagePlugin
 
 from tests.factories import dispatched_case
-from tests.media.helpers import push_photo
+from tests.media.helpers import create, head, patch, push_photo
 from tests.media.samples import EXIF_IFD, GPS_IFD, sha
-from tests.media.test_tus_protocol import create, head, patch
 
 DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x9003, 0x9011
 SCENE = ((Fraction(31), Fraction(13), Fraction(49)), (Fraction(121), Fraction(28), Fraction(25)))

@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 
 from media.models import MediaObject
 from tests.factories import dispatched_case
-from tests.media.helpers import eventually, job_done, push_photo, upload
+from tests.media.helpers import create, eventually, head, job_done, patch, push_photo, upload
 from tests.media.samples import heic, pdf, photo, png, sha
-from tests.media.test_tus_protocol import create, head, patch
 
 
 def huge_heif() -> bytes:

@@ -17,10 +17,9 @@ from litestar.testing import AsyncTestClient
 
 from media.store import FileStore, S3Store
 from server.app import create_app
-from tests.live import running_server
+from tests.live import clean_env, run_kancha, running_server
 from tests.media.conftest import ACCESS_KEY, SECRET_KEY, S3Server, rclone_s3
 from tests.media.samples import photo, sha
-from tests.server.test_cli import clean_env, run_kancha
 
 
 def s3_env(server: S3Server, bucket: str, secret: str = SECRET_KEY, **extra: str) -> dict:

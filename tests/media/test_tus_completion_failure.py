@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from media.models import MediaObject
 from media.store import object_key
+from tests.media.helpers import create, head, patch
 from tests.media.samples import photo, sha
-from tests.media.test_tus_protocol import create, head, patch
 
 
 async def test_a_failed_completion_keeps_the_offset_and_finishes_later(

@@ -4,9 +4,8 @@ on the spot (the one writer queued for, on SQLite too) and the offset says it is
 from __future__ import annotations
 
 from media.models import TusUpload
-from tests.media.helpers import upload
+from tests.media.helpers import create, head, upload
 from tests.media.samples import photo
-from tests.media.test_tus_protocol import create, head
 
 
 async def test_head_of_a_new_upload_of_held_bytes_completes_it(client, tokens, db):

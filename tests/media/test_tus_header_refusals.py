@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from media.models import TusUpload
+from tests.media.helpers import TUS, create, head, meta, patch
 from tests.media.samples import photo, sha
-from tests.media.test_tus_protocol import TUS, create, head, meta, patch
 
 
 def b64(text: str) -> str:

@@ -11,45 +11,8 @@ from sqlalchemy import func, select
 
 from media.models import MediaObject, TusUpload
 from media.tus import sweep_expired
+from tests.media.helpers import TUS, create, head, meta, patch
 from tests.media.samples import photo, sha
-
-TUS = {"Tus-Resumable": "1.0.0"}
-
-
-def meta(**values: str) -> str:
-    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
-
-
-async def create(client, headers, data: bytes, **extra: str):
-    response = await client.post(
-        "/v1/uploads",
-        headers={
-            **headers,
-            **TUS,
-            "Upload-Length": str(len(data)),
-            "Upload-Metadata": meta(sha256=sha(data), filename="scene.jpg"),
-            **extra,
-        },
-    )
-    return response
-
-
-async def patch(client, headers, url: str, body: bytes, offset: int, **extra: str):
-    return await client.patch(
-        url,
-        content=body,
-        headers={
-            **headers,
-            **TUS,
-            "Upload-Offset": str(offset),
-            "Content-Type": "application/offset+octet-stream",
-            **extra,
-        },
-    )
-
-
-async def head(client, headers, url: str):
-    return await client.head(url, headers={**headers, **TUS})
 
 
 async def test_options_advertise_the_server(client):

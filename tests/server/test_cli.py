@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import httpx
 
 from tests.factories import bearer, case_body
-from tests.live import running_server
-
-KANCHA = [sys.executable, "-m", "server.cli"]
-
-
-def run_kancha(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*KANCHA, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KANCHA_")}
-    env.update(extra)
-    return env
+from tests.live import clean_env, run_kancha, running_server
 
 
 async def test_user_add_prints_a_working_token_last(tmp_path, database_url, client):

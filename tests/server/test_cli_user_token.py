@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import make_url
 
 from tests.factories import bearer
-from tests.server.test_cli import clean_env, run_kancha
+from tests.live import clean_env, run_kancha
 
 
 def kancha_env(tmp_path, database_url):

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_ADMIN_URL
-from tests.server.test_cli import clean_env, run_kancha
+from tests.live import clean_env, run_kancha
 
 
 def serve_refused(tmp_path, **env: str) -> str:

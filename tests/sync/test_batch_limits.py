@@ -6,8 +6,7 @@ import msgspec
 import pytest
 
 from cases.models import Packet
-from tests.factories import dispatched_case, new_id, packet, push, push_body
-from tests.sync.test_push import count
+from tests.factories import count, dispatched_case, new_id, packet, push, push_body
 
 
 @pytest.fixture

@@ -6,20 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from cases.models import Packet
 from media.models import PacketMedia
 from sync.models import ClockSample, Device
-from tests.factories import dispatched_case, new_id, open_case, packet, push, push_body
-
-
-async def count(db, model, *where) -> int:
-    async with db.session(write=False) as session:
-        query = select(func.count()).select_from(model)
-        for clause in where:
-            query = query.where(clause)
-        return await session.scalar(query)
+from tests.factories import count, dispatched_case, new_id, open_case, packet, push, push_body
 
 
 async def stored(db, packet_id: str) -> Packet:

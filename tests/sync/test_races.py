@@ -13,22 +13,7 @@ from sqlalchemy import func, select
 
 from cases.models import Packet
 from tests.factories import new_id, packet, push_body
-
-
-def _dispatched(url: str, tokens, surveyor: str = "sv1") -> str:
-    body = {
-        "case_no": f"RACE-{new_id()[:8]}",
-        "reported_at": "2026-01-05T15:55:00+08:00",
-        "location": {"lat": 31.23, "lon": 121.47},
-        "address": "x",
-        "zone": "city",
-    }
-    case = httpx.post(f"{url}/v1/cases", json=body, headers=tokens["disp"]).json()
-    r = httpx.post(
-        f"{url}/v1/cases/{case['id']}/dispatch", json={"surveyor": surveyor}, headers=tokens["disp"]
-    )
-    assert r.status_code == 200, r.text
-    return case["id"]
+from tests.tablets import dispatched_live
 
 
 def _race(url: str, headers: dict, body: dict, racers: int = 2) -> list[dict]:
@@ -69,7 +54,7 @@ async def _stored(db) -> dict[str, int]:
 
 async def test_identical_pushes_racing_store_each_packet_once(live_server, db):
     url, tokens = live_server
-    case_id = _dispatched(url, tokens)
+    case_id = dispatched_live(url, tokens)
     device = new_id()
     sent: list[str] = []
     for round_no in range(12):
@@ -87,7 +72,7 @@ async def test_identical_pushes_racing_store_each_packet_once(live_server, db):
 
 async def test_a_kill_9_mid_push_loses_nothing_acknowledged(server_process, tokens, db):
     url = server_process.url
-    case_id = _dispatched(url, tokens)
+    case_id = dispatched_live(url, tokens)
     device = new_id()
     acknowledged: list[str] = []
     batches = [[packet(case_id, b * 50 + i + 1) for i in range(50)] for b in range(40)]
@@ -134,7 +119,7 @@ async def test_pushes_crossing_two_cases_never_deadlock(live_server, db):
     """Two tablets of one surveyor, each sending track on one case and a milestone on the
     other, racing: every push must be answered (a deadlock would be a 500)."""
     url, tokens = live_server
-    first, second = _dispatched(url, tokens), _dispatched(url, tokens)
+    first, second = dispatched_live(url, tokens), dispatched_live(url, tokens)
     devices = [new_id(), new_id()]
     for round_no in range(15):
         seq = round_no * 2 + 1

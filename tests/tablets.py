@@ -1,5 +1,6 @@
-"""A tablet for replay tests: records events at true times on a skewed clock, queues them,
-and flushes them through the real push endpoint when the test says there is signal."""
+"""Playing a tablet and a desk through the real endpoints: a tablet that records events at
+true times on a skewed clock and flushes them when the test says there is signal, a
+surveyed case, a review, a case dispatched on a live server."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from litestar.testing import AsyncTestClient
 
 from cases.clock import FakeClock
-from tests.factories import new_id, push, push_body
+from tests.factories import T0, at, dispatched_case, new_id, push, push_body
 
 SCENE = {"lat": 31.2304, "lon": 121.4737}
 
@@ -80,3 +82,37 @@ async def timings(client: AsyncTestClient, case_id: str, headers: dict[str, str]
     """name -> (seconds, state, source, flags): everything a timing is judged by."""
     case = await case_read(client, case_id, headers)
     return {t["name"]: (t["seconds"], t["state"], t["source"], t["flags"]) for t in case["timings"]}
+
+
+def dispatched_live(url: str, tokens, surveyor: str = "sv1") -> str:
+    body = {
+        "case_no": f"RACE-{new_id()[:8]}",
+        "reported_at": "2026-01-05T15:55:00+08:00",
+        "location": {"lat": 31.23, "lon": 121.47},
+        "address": "x",
+        "zone": "city",
+    }
+    case = httpx.post(f"{url}/v1/cases", json=body, headers=tokens["disp"]).json()
+    r = httpx.post(
+        f"{url}/v1/cases/{case['id']}/dispatch", json={"surveyor": surveyor}, headers=tokens["disp"]
+    )
+    assert r.status_code == 200, r.text
+    return case["id"]
+
+
+async def review(client, tokens, case_id, **body):
+    return await client.post(f"/v1/cases/{case_id}/review", json=body, headers=tokens["rev"])
+
+
+async def surveyed(client, tokens, clock, *, amount=1500, estimate_at=60):
+    clock.set(T0)
+    case = await dispatched_case(client, tokens, surveyor="sv1")
+    tablet = Tablet(tokens["sv1"])
+    tablet.record(case["id"], "arrived", at(20), gps=True)
+    tablet.record(case["id"], "photo", at(21), category="damage")
+    tablet.record(case["id"], "photo", at(22), category="vin")
+    tablet.record(case["id"], "document", at(23), category="driving_licence")
+    tablet.record(case["id"], "estimate_submitted", at(estimate_at), amount=amount)
+    clock.set(at(estimate_at + 1))
+    await tablet.flush(client, clock)
+    return case, tablet
