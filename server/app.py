@@ -27,7 +27,7 @@ from server.routes.health import health
 from server.routes.media import MediaController
 from server.routes.reports import read_sla_report
 from server.routes.review import ReviewController
-from server.routes.sync import SyncController
+from server.routes.sync import SyncController, provide_sync_service
 from server.routes.uploads import UploadController
 from server.settings import Settings, SettingsError
 
@@ -72,6 +72,7 @@ def create_app(
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
+            "sync": Provide(provide_sync_service, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health"])],
         before_send=[settle_session],

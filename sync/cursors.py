@@ -15,14 +15,11 @@ import secrets
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.refusal import Refusal
 from cases.sql import insert
 from sync.models import ServerSecret
 
 KEY_NAME = "cursor"
-
-
-class BadCursor(ValueError):
-    pass
 
 
 async def cursor_key(session: AsyncSession) -> bytes | None:
@@ -53,15 +50,16 @@ def make_cursor(key: bytes, user_id: int, position: int) -> str:
 
 
 def read_cursor(key: bytes, user_id: int, cursor: str) -> int:
-    """The feed position in a cursor this server issued to this user; BadCursor otherwise."""
+    """The feed position in a cursor this server issued to this user; a Refusal (400) for
+    any other cursor."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload, mac = raw[:-17], raw[-16:]
         if raw[-17:-16] != b"." or not hmac.compare_digest(mac, _mac(key, payload)):
-            raise BadCursor("cursor: not one this server made")
+            raise Refusal("cursor", "not one this server made")
         version, owner, position = payload.decode().split(":")
     except (ValueError, UnicodeDecodeError):
-        raise BadCursor("cursor: not one this server made") from None
+        raise Refusal("cursor", "not one this server made") from None
     if version != "1" or int(owner) != user_id:
-        raise BadCursor("cursor: not one this server made for you")
+        raise Refusal("cursor", "not one this server made for you")
     return int(position)

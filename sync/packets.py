@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 
+from cases.refusal import Refusal
 from cases.values import AwareTime, Identifier, Lat, Lon, time_out_of_range
 from sync.wire import not_json
 
@@ -67,35 +68,32 @@ class Packet(msgspec.Struct, kw_only=True):
     media: Annotated[list[Sha256], msgspec.Meta(max_length=200)] = []
 
 
-class PacketError(ValueError):
-    """A packet whose content does not fit its kind; `field` is relative to the packet."""
+def check_data(packet: Packet, at: str = "") -> None:
+    """What `data` must carry for the packet's kind (the wire types cannot say it); a
+    Refusal (400) names the field under `at`, the packet's path in the push."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+    def refused(field: str, message: str) -> Refusal:
+        return Refusal(f"{at}.{field}" if at else field, message)
 
-
-def check_data(packet: Packet) -> None:
-    """What `data` must carry for the packet's kind (the wire types cannot say it)."""
     for name, when in (
         ("occurred_at", packet.occurred_at),
         ("gps.fix_time", packet.gps.fix_time if packet.gps else None),
     ):
         if when is not None and (problem := time_out_of_range(when)):
-            raise PacketError(name, problem)
+            raise refused(name, problem)
     data = packet.data
     if packet.kind in ("photo", "document"):
         category = data.get("category")
         if category not in CATEGORIES:
-            raise PacketError("data.category", f"must be one of {', '.join(CATEGORIES)}")
+            raise refused("data.category", f"must be one of {', '.join(CATEGORIES)}")
     elif packet.kind == "estimate_submitted":
         amount = data.get("amount")
         if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
-            raise PacketError("data.amount", "must be a number of yuan, 0 or more")
+            raise refused("data.amount", "must be a number of yuan, 0 or more")
         if not isinstance(data.get("items", []), list):
-            raise PacketError("data.items", "must be a list")
+            raise refused("data.items", "must be a list")
     if _has_nul(data):
-        raise PacketError("data", "text may not hold a NUL character")
+        raise refused("data", "text may not hold a NUL character")
 
 
 def refusal(packet: Packet) -> str | None:

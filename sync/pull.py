@@ -15,7 +15,7 @@ async def pull_cases(
     session: AsyncSession, surveyor: User, cursor: str | None, key: bytes
 ) -> tuple[str, list[Case]]:
     """(next cursor, cases) for a surveyor, cursors signed with `key` (see sync/cursors.py).
-    Raises BadCursor for a cursor we did not make. Reads only: a pull needs no writer.
+    Refuses (400) a cursor we did not make. Reads only: a pull needs no writer.
 
     The feed head is read before the cases: anything committed after that read carries a
     later position, so the next pull from the returned cursor picks it up (a change may be

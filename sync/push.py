@@ -20,18 +20,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.changes import cases_changed, lock_cases
 from cases.models import Case, Dispatch, Packet, User
 from cases.recalc import recalc_cases, record_track
+from cases.refusal import Conflict
 from cases.sql import insert
 from cases.timeline import TRACK
 from media.models import MediaObject, PacketMedia
-from sync.clock_offsets import estimate_offset_ms, offset_sample_ms
+from sync.clock_offsets import (
+    OFFSET_WINDOW,
+    OFFSET_WINDOW_SAMPLES,
+    estimate_offset_ms,
+    offset_sample_ms,
+)
 from sync.decide import CONFLICT, Decision, Held, Prior, decide_batch
 from sync.models import ClockSample, Device, PacketConflict
 from sync.packets import Packet as WirePacket
 from sync.settlement import settled_position
-
-
-class DeviceTaken(Exception):
-    """The device_id belongs to another surveyor: the whole push is refused (409)."""
 
 
 @dataclass(frozen=True)
@@ -119,8 +121,8 @@ async def _lock_device(
         row = (await session.execute(locked)).first()
     assert row is not None
     device = DeviceState(*row)
-    if device.surveyor_id != surveyor.id:
-        raise DeviceTaken(device_id)
+    if device.surveyor_id != surveyor.id:  # the whole push is refused, nothing stored
+        raise Conflict("device_id", "this device belongs to another surveyor")
     return device
 
 
@@ -142,13 +144,16 @@ async def _clock_offset(
 async def estimate_offset(
     session: AsyncSession, device_id: str, sent_at: datetime, now: datetime
 ) -> int:
-    """The offset estimate from the device's recent samples and this push's own."""
+    """The offset estimate from the device's recent samples and this push's own.
+
+    `estimate_offset_ms` keeps the newest OFFSET_WINDOW_SAMPLES samples, this push's own
+    among them, so reading that many stored ones is always enough."""
     rows = await session.execute(
         select(ClockSample.received_at, ClockSample.offset_ms)
         .where(ClockSample.device_id == device_id)
-        .where(ClockSample.received_at >= now - timedelta(hours=6))
+        .where(ClockSample.received_at >= now - OFFSET_WINDOW)
         .order_by(ClockSample.id.desc())
-        .limit(16)
+        .limit(OFFSET_WINDOW_SAMPLES)
     )
     recent = [(at, ms) for at, ms in reversed(rows.all())]
     recent.append((now, offset_sample_ms(sent_at, now)))

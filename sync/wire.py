@@ -15,40 +15,34 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from cases.refusal import Refusal
+
 T = TypeVar("T")
 
 JSON, MSGPACK = "json", "msgpack"
 _AT = re.compile(r" - at `\$(.*)`$")
 
 
-class WireError(ValueError):
-    """A body that cannot be taken; `field` is its path (`packets[3].data.x`)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
 def decode(body: bytes, into: type[T] | Any, fmt: str = JSON, prefix: str = "") -> T:
     """`body` as `into`, strictly (no string for a number), with no non-finite number
-    anywhere in it; raises WireError naming the field (under `prefix`)."""
+    anywhere in it; refuses it (400) naming the field, its path under `prefix`
+    (`packets[3].data.x`)."""
     decoder = msgspec.msgpack.decode if fmt == MSGPACK else msgspec.json.decode
     try:
         value = decoder(body, type=into, strict=True)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise field_error(exc, prefix) from None
     if (where := non_finite(value)) is not None:
-        raise WireError(_join(prefix, where) or "body", "must be a finite number")
+        raise Refusal(_join(prefix, where) or "body", "must be a finite number")
     return value
 
 
-def field_error(exc: Exception, prefix: str = "") -> WireError:
+def field_error(exc: Exception, prefix: str = "") -> Refusal:
     """msgspec's 'Expected int >= 1 - at `$.seq`' as `seq: Expected int >= 1`."""
     message = str(exc)
     match = _AT.search(message)
     path = match.group(1) if match else ""
-    return WireError(_join(prefix, path) or "body", _AT.sub("", message))
+    return Refusal(_join(prefix, path) or "body", _AT.sub("", message))
 
 
 def _join(prefix: str, path: str) -> str:

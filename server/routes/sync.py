@@ -15,25 +15,22 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import QueryParameter
-from litestar.status_codes import HTTP_409_CONFLICT, HTTP_413_REQUEST_ENTITY_TOO_LARGE
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock
 from cases.models import User
-from cases.reviews import latest_reviews
+from cases.refusal import Refusal
 from cases.values import AwareTime, Identifier, time_out_of_range
 from server.auth import roles
 from server.db import Database
-from server.errors import FieldError
 from server.openapi import PushOperation, errors
 from server.routes.cases import CaseView, case_view
 from server.settings import Settings
 from sync import wire
-from sync.cursors import BadCursor, cursor_key, make_cursor_key
-from sync.packets import Packet, PacketError, check_data, digest, refusal, verbatim_digest
-from sync.pull import pull_cases
-from sync.push import DeviceTaken, Incoming, Outcome, ingest_push
-from sync.replay import replay_settled
+from sync.packets import Packet, check_data, digest, refusal, verbatim_digest
+from sync.push import Incoming
+from sync.service import SyncLimits, SyncService
 from sync.wire import JSON, MSGPACK
 
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
@@ -98,83 +95,45 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def decode_push(
     body: bytes, content_type: str, max_packets: int
 ) -> tuple[_Envelope, list[Incoming]]:
-    """Decode and check a whole push, or raise a 400/413 naming what is wrong."""
+    """Decode and check a whole push, or refuse it (400/413) naming what is wrong."""
     is_msgpack = content_type.split(";")[0].strip().lower() in MSGPACK_TYPES
     fmt = MSGPACK if is_msgpack else JSON
-    try:
-        envelope = wire.decode(body, _Envelope, fmt)
-        if problem := time_out_of_range(envelope.sent_at):
-            raise wire.WireError("sent_at", problem)
-        if len(envelope.packets) > max_packets:
-            raise HTTPException(
-                status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-                detail=f"packets: a push may carry at most {max_packets} packets",
-            )
-        incoming = []
-        for i, raw in enumerate(envelope.packets):
-            packet = wire.decode(raw, Packet, fmt, prefix=f"packets[{i}]")
-            try:
-                check_data(packet)
-            except PacketError as exc:
-                raise wire.WireError(f"packets[{i}].{exc.field}", str(exc)) from None
-            if (reason := refusal(packet)) is not None:
-                incoming.append(Incoming(packet, bytes(raw), fmt, verbatim_digest(raw), reason))
-            else:
-                incoming.append(Incoming(packet, bytes(raw), fmt, digest(packet)))
-    except wire.WireError as exc:
-        raise FieldError(exc.field, exc.message) from None
+    envelope = wire.decode(body, _Envelope, fmt)
+    if problem := time_out_of_range(envelope.sent_at):
+        raise Refusal("sent_at", problem)
+    if len(envelope.packets) > max_packets:
+        raise HTTPException(
+            status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            detail=f"packets: a push may carry at most {max_packets} packets",
+        )
+    incoming = []
+    for i, raw in enumerate(envelope.packets):
+        packet = wire.decode(raw, Packet, fmt, prefix=f"packets[{i}]")
+        check_data(packet, at=f"packets[{i}]")
+        if (reason := refusal(packet)) is not None:
+            incoming.append(Incoming(packet, bytes(raw), fmt, verbatim_digest(raw), reason))
+        else:
+            incoming.append(Incoming(packet, bytes(raw), fmt, digest(packet)))
     return envelope, incoming
 
 
-def _push_response(outcome: Outcome) -> PushResponse:
-    return PushResponse(
-        results=[PacketResult(r.packet_id, r.status, r.reason) for r in outcome.results],  # type: ignore[arg-type]
-        acked_through=outcome.acked_through,
-        missing=outcome.missing,
-        clock_offset_ms=outcome.clock_offset_ms,
-        media_wanted=outcome.media_wanted,
+def provide_sync_service(
+    db_session: NamedDependency[AsyncSession],
+    database: NamedDependency[Database],
+    clock: NamedDependency[Clock],
+    settings: NamedDependency[Settings],
+    push_turns: NamedDependency[asyncio.Semaphore],
+    user: NamedDependency[User],
+) -> SyncService:
+    """The request's sync, for the surveyor it authenticates."""
+    return SyncService(
+        db_session,
+        sessions=database,
+        clock=clock,
+        limits=SyncLimits(settings.max_batch_packets, settings.max_batch_bytes),
+        push_turns=push_turns,
+        surveyor=user,
     )
-
-
-async def _push(
-    body: bytes,
-    request: Request,
-    db_session: AsyncSession,
-    user: User,
-    clock: Clock,
-    settings: Settings,
-    database: Database,
-) -> PushResponse:
-    """The push once it has its turn: decode, answer a replay from a read, else ingest."""
-    envelope, incoming = decode_push(
-        body, request.headers.get("content-type", ""), settings.max_batch_packets
-    )
-    now = clock.now()
-    async with database.session(write=False) as reader:
-        settled = await replay_settled(
-            reader,
-            surveyor=user,
-            device_id=envelope.device_id,
-            sent_at=envelope.sent_at,
-            packets=incoming,
-            now=now,
-        )
-    if settled is not None:
-        return _push_response(settled)
-    try:
-        outcome = await ingest_push(
-            db_session,
-            surveyor=user,
-            device_id=envelope.device_id,
-            sent_at=envelope.sent_at,
-            packets=incoming,
-            now=now,
-        )
-    except DeviceTaken:
-        raise FieldError(
-            "device_id", "this device belongs to another surveyor", HTTP_409_CONFLICT
-        ) from None
-    return _push_response(outcome)
 
 
 class SyncController(Controller):
@@ -193,23 +152,17 @@ class SyncController(Controller):
         ),
         request_max_body_size=None,  # enforced against the settings while streaming
         dependencies={"_push_body": Provide(_documents_push_body, sync_to_thread=False)},
-        raises=[FieldError],
         operation_class=PushOperation,
         responses=errors(400, 403, 409, 413, 503),
     )
-    async def push(
-        self,
-        request: Request,
-        db_session: NamedDependency[AsyncSession],
-        user: NamedDependency[User],
-        clock: NamedDependency[Clock],
-        settings: NamedDependency[Settings],
-        database: NamedDependency[Database],
-        push_turns: NamedDependency[asyncio.Semaphore],
-    ) -> PushResponse:
-        body = await _read_body(request, settings.max_batch_bytes)
-        async with push_turns:
-            return await _push(body, request, db_session, user, clock, settings, database)
+    async def push(self, request: Request, sync: NamedDependency[SyncService]) -> PushResponse:
+        body = await _read_body(request, sync.limits.max_batch_bytes)
+        async with sync.push_turn():
+            envelope, incoming = decode_push(
+                body, request.headers.get("content-type", ""), sync.limits.max_batch_packets
+            )
+            outcome = await sync.push(envelope.device_id, envelope.sent_at, incoming)
+        return msgspec.convert(outcome, PushResponse, from_attributes=True)
 
     @get(
         "/pull",
@@ -219,31 +172,20 @@ class SyncController(Controller):
     )
     async def pull(
         self,
-        db_session: NamedDependency[AsyncSession],
-        database: NamedDependency[Database],
-        user: NamedDependency[User],
+        sync: NamedDependency[SyncService],
         cursor: Annotated[
             str | None,
             QueryParameter(name="cursor", max_length=200, description="opaque, from a pull"),
         ] = None,
     ) -> PullResponse:
-        key = await cursor_key(db_session)
-        if key is None:  # the first pull ever: make the key, queued like any write
-            async with database.session(write=True) as writer:
-                key = await make_cursor_key(writer)
-                await writer.commit()
-        try:
-            next_cursor, cases = await pull_cases(db_session, user, cursor, key)
-        except BadCursor as exc:
-            raise FieldError("cursor", str(exc).removeprefix("cursor: ")) from None
-        reviews = await latest_reviews(db_session, [case.id for case in cases])
+        pulled = await sync.pull(cursor)
         return PullResponse(
-            cursor=next_cursor,
+            cursor=pulled.cursor,
             cases=[
                 PullCase(
-                    **msgspec.structs.asdict(case_view(case, reviews.get(case.id))),
-                    assigned_to_you=case.surveyor_id == user.id,
+                    **msgspec.structs.asdict(case_view(case, pulled.reviews.get(case.id))),
+                    assigned_to_you=case.surveyor_id == sync.surveyor.id,
                 )
-                for case in cases
+                for case in pulled.cases
             ],
         )

@@ -62,6 +62,36 @@ async def test_replay_mixing_settled_and_new_packets_takes_the_new_ones(client, 
     assert await count(db, Packet) == 3
 
 
+async def test_a_resent_batch_of_settled_packets_gets_its_first_answer_from_a_read(
+    client, tokens, db
+):
+    # A duplicate, a rejection and a conflict: replay answers the re-send as push did.
+    case = await dispatched_case(client, tokens)
+    device = new_id()
+    first = packet(case["id"], 1)
+    await push(client, tokens["sv1"], push_body(device, [first]))
+    batch = [first, packet(new_id(), 2), {**first, "seq": 3}]
+    answer = (await push(client, tokens["sv1"], push_body(device, batch))).json()
+    assert [(r["status"], r.get("reason")) for r in answer["results"]] == [
+        ("duplicate", None),
+        ("rejected", "unknown case"),
+        ("rejected", "conflict"),
+    ]
+    samples = await count(db, ClockSample)
+    again = (await push(client, tokens["sv1"], push_body(device, batch))).json()
+    assert again == answer
+    assert await count(db, ClockSample) == samples  # answered from a read
+    # With something new in it, the batch takes the full path, and agrees.
+    more = (
+        await push(client, tokens["sv1"], push_body(device, [*batch, packet(case["id"], 4)]))
+    ).json()
+    assert more["results"][:3] == answer["results"]
+    assert more["results"][3]["status"] == "accepted"
+    assert await count(db, ClockSample) == samples + 1
+    listed = await client.get(f"/v1/devices/{device}/rejections", headers=tokens["admin"])
+    assert [r["reason"] for r in listed.json()].count("conflict") == 1
+
+
 async def test_same_content_as_msgpack_with_other_key_order_and_offset_is_a_duplicate(
     client, tokens, db
 ):

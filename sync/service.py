@@ -1,0 +1,110 @@
+"""A surveyor's sync, for one request: push a tablet's queue, pull its cases.
+
+Built per request from what push and pull need; the route parses bodies and shapes answers,
+this holds the flow between. A push holds one of the process's push turns while it is
+decoded and settled (see Settings.push_concurrency), answers a re-sent batch from a read,
+and otherwise ingests into the request's session, which the server commits before the
+tablet hears the answer: nothing is acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases.clock import Clock
+from cases.models import Case, Review, User
+from cases.reviews import latest_reviews
+from sync.cursors import cursor_key, make_cursor_key
+from sync.pull import pull_cases
+from sync.push import Incoming, Outcome, ingest_push
+from sync.replay import replay_settled
+
+
+class Sessions(Protocol):
+    """Where sessions besides the request's come from (server/db.py Database)."""
+
+    def session(self, *, write: bool = True) -> AsyncSession: ...
+
+
+@dataclass(frozen=True)
+class SyncLimits:
+    """A push carrying more than these is refused whole (413)."""
+
+    max_batch_packets: int
+    max_batch_bytes: int
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """What a pull answers: the next cursor, the cases, the latest review of each."""
+
+    cursor: str
+    cases: list[Case]
+    reviews: dict[str, Review]
+
+
+class SyncService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        sessions: Sessions,
+        clock: Clock,
+        limits: SyncLimits,
+        push_turns: asyncio.Semaphore,
+        surveyor: User,
+    ) -> None:
+        self.session = session  # the request's: a writer for a push, committed by the server
+        self.sessions = sessions
+        self.clock = clock
+        self.limits = limits
+        self.push_turns = push_turns
+        self.surveyor = surveyor
+
+    def push_turn(self) -> asyncio.Semaphore:
+        """Held (`async with`) while a push is decoded and settled."""
+        return self.push_turns
+
+    async def push(self, device_id: str, sent_at: datetime, packets: Sequence[Incoming]) -> Outcome:
+        """Settle a decoded push (inside its turn): a replay is answered from a read, on
+        SQLite without waiting for the one writer; anything new is ingested into the
+        request's session, refused whole (409) if the device is another surveyor's."""
+        now = self.clock.now()
+        async with self.sessions.session(write=False) as reader:
+            settled = await replay_settled(
+                reader,
+                surveyor=self.surveyor,
+                device_id=device_id,
+                sent_at=sent_at,
+                packets=packets,
+                now=now,
+            )
+        if settled is not None:
+            return settled
+        return await ingest_push(
+            self.session,
+            surveyor=self.surveyor,
+            device_id=device_id,
+            sent_at=sent_at,
+            packets=packets,
+            now=now,
+        )
+
+    async def pull(self, cursor: str | None) -> Pulled:
+        """The surveyor's cases since `cursor` (all open ones without); a cursor this
+        server did not make for them is refused (400). Reads only, but for the first pull
+        ever, which makes the cursor key, queued like any write."""
+        key = await cursor_key(self.session)
+        if key is None:
+            async with self.sessions.session(write=True) as writer:
+                key = await make_cursor_key(writer)
+                await writer.commit()
+        next_cursor, cases = await pull_cases(self.session, self.surveyor, cursor, key)
+        reviews = await latest_reviews(self.session, [case.id for case in cases])
+        return Pulled(next_cursor, cases, reviews)
