@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.geo import distance_m
 from cases.models import Case, Packet, User
-from media.exif import distance_m
 from media.models import MediaObject, PacketMedia, ThumbnailJob
 
 DESK_ROLES = frozenset({"reviewer", "dispatcher", "admin"})
