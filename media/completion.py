@@ -12,7 +12,8 @@ import hashlib
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -54,6 +55,21 @@ def _failed(upload: TusUpload, cause: BaseException) -> CompletionFailed:
     return CompletionFailed(upload, cause)
 
 
+@contextmanager
+def _storing(upload: TusUpload) -> Iterator[None]:
+    """Any failure but a refusal of the bytes (or of the request) as CompletionFailed."""
+    try:
+        yield
+    except CompletionFailed:
+        raise
+    except Unavailable as exc:  # the store, not the bytes
+        raise _failed(upload, exc) from exc
+    except Refusal:
+        raise
+    except Exception as exc:  # the disk, the database: the bytes are kept
+        raise _failed(upload, exc) from exc
+
+
 def _hash_file(path: Path) -> tuple[str, int]:
     hasher = hashlib.sha256()
     size = 0
@@ -75,62 +91,42 @@ async def finalize(
 ) -> bool:
     """Land a complete upload exactly like a PUT: a refusal of the bytes as raised (the part
     file gone), any other failure as CompletionFailed (the part kept). True if new."""
-    with locked(uploads_dir, upload.id):
-        try:
-            return await _finalize(
-                session, upload, uploads_dir, store, now, exif_utc_offset_minutes
-            )
-        except Unavailable as exc:  # the store, not the bytes
-            raise _failed(upload, exc) from exc
-        except Refusal:
-            raise
-        except Exception as exc:
-            raise _failed(upload, exc) from exc
-
-
-async def _finalize(
-    session: AsyncSession,
-    upload: TusUpload,
-    uploads_dir: Path,
-    store: MediaStore,
-    now: datetime,
-    exif_utc_offset_minutes: int,
-) -> bool:
-    path = part_path(uploads_dir, upload.id)
-    if path.exists():
-        sha256, size = await anyio.to_thread.run_sync(_hash_file, path)
-        if size != upload.length:
-            return False
-        # The store consumes a second name of the part; the part itself goes only once
-        # its bytes are stored (or refused), so any other failure leaves the offset whole.
-        staged = await anyio.to_thread.run_sync(_second_name, path, store.staging_dir)
-        try:
-            facts = await accept(
-                Received(staged, sha256, size), upload.sha256, store, exif_utc_offset_minutes
-            )
-        except Unavailable:
-            raise
-        except Refusal:
+    with locked(uploads_dir, upload.id), _storing(upload):
+        path = part_path(uploads_dir, upload.id)
+        if path.exists():
+            sha256, size = await anyio.to_thread.run_sync(_hash_file, path)
+            if size != upload.length:
+                return False
+            # The store consumes a second name of the part; the part itself goes only once
+            # its bytes are stored (or refused), so any other failure leaves the offset whole.
+            staged = await anyio.to_thread.run_sync(_second_name, path, store.staging_dir)
+            try:
+                facts = await accept(
+                    Received(staged, sha256, size), upload.sha256, store, exif_utc_offset_minutes
+                )
+            except Unavailable:
+                raise
+            except Refusal:
+                remove_quietly(path)
+                raise
             remove_quietly(path)
-            raise
-        remove_quietly(path)
-    elif await store.exists(object_key(upload.sha256)):
-        # The part was moved into the store but the row never committed (a crash between).
-        temp = new_temp(store.staging_dir)
-        try:
-            await store.fetch(object_key(upload.sha256), temp)
-            size = temp.stat().st_size
-            facts = await describe(temp, exif_utc_offset_minutes)
-        finally:
-            remove_quietly(temp)
-    else:
-        return False
-    created = await record(session, upload.sha256, size, facts, now)
-    await session.execute(
-        update(TusUpload).where(TusUpload.id == upload.id).values(completed_at=now)
-    )
-    upload.completed_at = now
-    return created
+        elif await store.exists(object_key(upload.sha256)):
+            # The part was moved into the store but the row never committed (a crash between).
+            temp = new_temp(store.staging_dir)
+            try:
+                await store.fetch(object_key(upload.sha256), temp)
+                size = temp.stat().st_size
+                facts = await describe(temp, exif_utc_offset_minutes)
+            finally:
+                remove_quietly(temp)
+        else:
+            return False
+        created = await record(session, upload.sha256, size, facts, now)
+        await session.execute(
+            update(TusUpload).where(TusUpload.id == upload.id).values(completed_at=now)
+        )
+        upload.completed_at = now
+        return created
 
 
 def _second_name(path: Path, directory: Path) -> Path:
@@ -175,24 +171,21 @@ async def recover(
     Busy means the request holding the upload is completing it: nothing to do here.
     """
     try:
-        async with open_session() as session:
-            fresh = await session.get(TusUpload, upload.id)
-            if fresh is None or fresh.completed_at is not None:
-                return
-            await finalize(
-                session,
-                fresh,
-                uploads_dir,
-                store,
-                now=now(),
-                exif_utc_offset_minutes=exif_utc_offset_minutes,
-            )
-            await session.commit()
-            # Not an attribute change: the request's own (read) session must not write it.
-            set_committed_value(upload, "completed_at", fresh.completed_at)
+        with _storing(upload):
+            async with open_session() as session:
+                fresh = await session.get(TusUpload, upload.id)
+                if fresh is None or fresh.completed_at is not None:
+                    return
+                await finalize(
+                    session,
+                    fresh,
+                    uploads_dir,
+                    store,
+                    now=now(),
+                    exif_utc_offset_minutes=exif_utc_offset_minutes,
+                )
+                await session.commit()
+                # Not an attribute change: the request's own (read) session must not write it.
+                set_committed_value(upload, "completed_at", fresh.completed_at)
     except UploadBusy:
         return
-    except Refusal:
-        raise
-    except Exception as exc:  # the session or the commit: the bytes are kept
-        raise _failed(upload, exc) from exc
