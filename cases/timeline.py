@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,10 +30,11 @@ from typing import Any
 
 import msgspec
 
+from cases.geo import distance_m
+
 TRACK = "position"  # the kind of packet that is track, not milestone
 FIX_AGREEMENT = timedelta(minutes=5)
 FAR_FROM_SCENE_M = 500.0
-EARTH_RADIUS_M = 6_371_008.8
 
 # Event flags (also carried into the timings these events end).
 BEFORE_DISPATCH = "before_dispatch"  # stamped before the dispatch it answers
@@ -81,14 +81,6 @@ class Event:
     flags: list[str] = field(default_factory=list)
     # Index of the dispatch this event answers (None: its sender did not hold the case).
     dispatch: int | None = None
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine): plenty for a 500 m test."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def event_time(row: Any) -> tuple[datetime, str, list[str]]:

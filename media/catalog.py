@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.geo import distance_m
 from cases.models import Case, Packet, User
 from cases.values import DESK_ROLES
-from media.exif import distance_m
 from media.models import MediaObject, PacketMedia, ThumbnailJob
 
 FAR_FROM_SCENE = "far_from_scene"

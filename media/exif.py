@@ -141,11 +141,3 @@ def _coordinate(value: Any, ref: Any, hemispheres: str, limit: float) -> float:
     if letter not in ("", *hemispheres):
         raise Absurd(f"hemisphere {letter[:8]!r} is not one of {hemispheres}")
     return -result if letter == hemispheres[1] else result
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine, mean Earth radius)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(a)))

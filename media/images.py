@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from cases.refusal import Refusal
 from media.exif import ExifFacts, read_exif
 
 try:  # HEIC/HEIF decoding is optional: without it such files are checked by magic only.
@@ -44,16 +45,29 @@ MAX_PIXELS = 100_000_000
 PILLOW_FORMATS = {JPEG: {"JPEG", "MPO"}, PNG: {"PNG"}, HEIC: {"HEIF"}, HEIF: {"HEIF"}}
 
 
-class NotMedia(ValueError):
-    """Not a JPEG, PNG, HEIC/HEIF or PDF (415)."""
+class BodyRefused(Refusal):
+    """A file that will not be stored, for what its bytes are (the upload's `body`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("body", message)
 
 
-class DecompressionBomb(ValueError):
-    """An image whose pixel count would blow up memory when decoded (422)."""
+class NotMedia(BodyRefused):
+    """Not a JPEG, PNG, HEIC/HEIF or PDF."""
+
+    status = 415
 
 
-class BrokenMedia(ValueError):
-    """A JPEG, PNG, HEIF or PDF that is truncated or corrupt: it does not decode (422)."""
+class DecompressionBomb(BodyRefused):
+    """An image whose pixel count would blow up memory when decoded."""
+
+    status = 422
+
+
+class BrokenMedia(BodyRefused):
+    """A JPEG, PNG, HEIF or PDF that is truncated or corrupt: it does not decode."""
+
+    status = 422
 
 
 PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
@@ -120,7 +134,7 @@ def describe(path: Path, *, exif_utc_offset_minutes: int = 480) -> MediaFacts:
                 _decode(image, content_type)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DecompressionBomb(f"{exc} (decompression bomb refused)") from None
-    except (NotMedia, DecompressionBomb, BrokenMedia):
+    except BodyRefused:
         raise
     except Exception as exc:  # whatever Pillow raises over a file it cannot parse
         raise NotMedia(f"{content_type} that Pillow cannot read: {exc}") from None

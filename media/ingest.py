@@ -3,7 +3,7 @@
 The same steps serve `PUT /v1/media/{sha256}` and a finished tus upload. Order matters for
 crashes: the bytes are fsynced and stored under their key before the `MediaObject` row is
 inserted, and the row commits with its thumbnail job, so a row always means stored bytes.
-Anything refused is deleted before the refusal is raised: nothing of it is kept.
+Anything refused is deleted before its `Refusal` is raised: nothing of it is kept.
 """
 
 from __future__ import annotations
@@ -21,34 +21,24 @@ from typing import BinaryIO
 import anyio.to_thread
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.refusal import Refusal
 from cases.sql import insert
-from media.images import (
-    HEIC,
-    HEIF,
-    HEIF_DECODER,
-    PDF,
-    BrokenMedia,
-    DecompressionBomb,
-    MediaFacts,
-    NotMedia,
-)
+from media.images import HEIC, HEIF, HEIF_DECODER, PDF, MediaFacts
 from media.images import describe as describe_file
 from media.models import MediaObject, ThumbnailJob
-from media.store import MediaStore, new_temp, object_key, remove_quietly
+from media.store import SHA256_HEX, MediaStore, new_temp, object_key, remove_quietly
 
 WRITE_BATCH = 1024 * 1024  # bytes gathered before one threaded write+hash
 
 
-class MediaRefused(Exception):
-    """Bytes that will not be stored: `status` is the HTTP answer, `field` what is wrong."""
-
-    def __init__(self, status: int, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.status, self.field, self.message = status, field, message
+def check_sha256(sha256: str) -> str:
+    if not SHA256_HEX.fullmatch(sha256):
+        raise Refusal("sha256", "expected 64 lowercase hex digits")
+    return sha256
 
 
-def too_large(max_bytes: int) -> MediaRefused:
-    return MediaRefused(413, "body", f"larger than the limit of {max_bytes} bytes")
+def too_large(max_bytes: int) -> Refusal:
+    return Refusal("body", f"larger than the limit of {max_bytes} bytes", status=413)
 
 
 @dataclass(frozen=True)
@@ -119,15 +109,10 @@ async def discard(chunks: AsyncIterable[bytes], max_bytes: int) -> int:
 
 
 async def describe(path: Path, exif_utc_offset_minutes: int) -> MediaFacts:
-    """The file's facts, or MediaRefused (415 not media, 422 truncated, corrupt or a bomb)."""
-    try:
-        return await anyio.to_thread.run_sync(
-            lambda: describe_file(path, exif_utc_offset_minutes=exif_utc_offset_minutes)
-        )
-    except NotMedia as exc:
-        raise MediaRefused(415, "body", str(exc)) from None
-    except (DecompressionBomb, BrokenMedia) as exc:
-        raise MediaRefused(422, "body", str(exc)) from None
+    """The file's facts, or a refusal (415 not media, 422 truncated, corrupt or a bomb)."""
+    return await anyio.to_thread.run_sync(
+        lambda: describe_file(path, exif_utc_offset_minutes=exif_utc_offset_minutes)
+    )
 
 
 async def accept(
@@ -136,8 +121,10 @@ async def accept(
     """Check the spooled file against its name and type, then store it (consuming it)."""
     try:
         if received.sha256 != expected_sha256:
-            raise MediaRefused(
-                422, "sha256", f"the bytes hash to {received.sha256}, not {expected_sha256}"
+            raise Refusal(
+                "sha256",
+                f"the bytes hash to {received.sha256}, not {expected_sha256}",
+                status=422,
             )
         facts = await describe(received.path, exif_utc_offset_minutes)
         await store.put_file(object_key(expected_sha256), received.path, facts.content_type)

@@ -1,88 +1,228 @@
-"""The media side of a running server: its store, upload folder and thumbnail worker.
+"""One request's media: what the handlers of `/v1/media` and `/v1/uploads` call.
 
-Started in the app's lifespan: a sweeper clears what a crash may have left (stale temp
-files) and expired uploads, at start and hourly; the worker takes up every pending job.
+Built per request from the request's session, the app's media runtime (store, uploads
+folder, thumbnail worker), the media settings, the clock and the caller; it knows nothing
+of HTTP. Refusals are raised as `Refusal`; answering them is the server's business.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock
-from media.store import MediaStore, open_store
-from media.thumbnails import ThumbnailWorker
-from media.tus import sweep_expired
+from cases.dispatch import load_case
+from cases.models import Case, User
+from cases.refusal import Conflict, Forbidden, NotFound
+from media import completion, tus
+from media.catalog import CaseMediaList, case_media, may_read
+from media.ingest import accept, check_sha256, discard, held, receive, record
+from media.models import MediaObject, ThumbnailJob, TusUpload
+from media.runtime import MediaRuntime
+from media.store import Variant, object_key
 
-logger = logging.getLogger("kancha.media")
-STALE_TEMP_SECONDS = 24 * 3600
-SWEEP_SECONDS = 3600
+
+class MediaSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The settings media reads (named as in the server's settings, converted from them)."""
+
+    max_media_bytes: int
+    exif_utc_offset_minutes: int
+    upload_expiry_seconds: int
+    photo_max_distance_m: float
+    photo_max_age_seconds: int
+    signed_url_seconds: int
+
+    @classmethod
+    def of(cls, settings: Any) -> MediaSettings:
+        return msgspec.convert(settings, cls, from_attributes=True)
 
 
-@dataclass
+class Sessions(Protocol):
+    """The database, as far as media needs it: sessions of its own besides the request's."""
+
+    def session(self, *, write: bool = True) -> AsyncSession: ...
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An object held: its hash, size and type; `created` if this request stored it."""
+
+    sha256: str
+    bytes: int
+    content_type: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class Served:
+    """Where a client reads an object: a local file, or else a short-lived signed URL."""
+
+    content_type: str
+    path: Path | None = None
+    url: str | None = None
+
+
 class MediaService:
-    store: MediaStore
-    uploads_dir: Path
-    worker: ThumbnailWorker
+    def __init__(
+        self,
+        session: AsyncSession,
+        database: Sessions,
+        runtime: MediaRuntime,
+        settings: MediaSettings,
+        clock: Clock,
+        user: User,
+    ) -> None:
+        self.session = session
+        self.database = database
+        self.runtime = runtime
+        self.settings = settings
+        self.clock = clock
+        self.user = user
 
+    # -- PUT /v1/media/{sha256} ----------------------------------------------------------
 
-def media_service(
-    settings: Any, database: Any, clock: Clock, store: MediaStore | None = None
-) -> MediaService:
-    data = settings.data_path
-    store = store or open_store(settings.resolved_media_url, data / "staging")
-    worker = ThumbnailWorker(database, store, clock, poll_seconds=settings.thumbnail_poll_seconds)
-    return MediaService(store=store, uploads_dir=data / "uploads", worker=worker)
+    async def held(self, sha256: str) -> Stored | None:
+        """The object if held, read in a short session of its own: the request's (writing)
+        transaction must not stay open while a body streams in."""
+        async with self.database.session(write=False) as session:
+            row = await held(session, sha256)
+        if row is None:
+            return None
+        return Stored(sha256, row.size_bytes, row.content_type, created=False)
 
+    async def drop(self, chunks: AsyncIterable[bytes]) -> None:
+        """Read a body through (within the size limit) and keep none of it."""
+        await discard(chunks, self.settings.max_media_bytes)
 
-def remove_stale_temps(directory: Path, now_ts: float) -> int:
-    """Temp files a crash left behind (older than a day: younger ones may be in use)."""
-    removed = 0
-    if not directory.is_dir():
-        return 0
-    for path in directory.iterdir():
-        with contextlib.suppress(FileNotFoundError):
-            if path.is_file() and now_ts - path.stat().st_mtime > STALE_TEMP_SECONDS:
-                path.unlink()
-                removed += 1
-    return removed
+    async def put(self, sha256: str, chunks: AsyncIterable[bytes]) -> Stored:
+        """Spool, check and store a body named by its hash, then record it."""
+        store = self.runtime.store
+        with self.runtime.worker.upload():
+            received = await receive(chunks, store.staging_dir, self.settings.max_media_bytes)
+            facts = await accept(received, sha256, store, self.settings.exif_utc_offset_minutes)
+        created = await record(self.session, sha256, received.size, facts, self.clock.now())
+        return Stored(sha256, received.size, facts.content_type, created)
 
+    # -- reading -------------------------------------------------------------------------
 
-async def sweep(service: MediaService, database: Any, clock: Clock) -> None:
-    now = clock.now()
-    remove_stale_temps(service.store.staging_dir, now.timestamp())
-    async with database.session() as session:
-        await sweep_expired(session, service.uploads_dir, now)
-        await session.commit()
+    async def case(self, case_id: str) -> Case:
+        return await load_case(self.session, case_id)
 
+    async def case_media(self, case: Case) -> CaseMediaList:
+        """A case's media with their flags; which other cases hold the bytes is for the
+        desk only."""
+        listing = await case_media(
+            self.session,
+            case,
+            max_distance_m=self.settings.photo_max_distance_m,
+            max_age_seconds=self.settings.photo_max_age_seconds,
+        )
+        if self.user.role == "surveyor":
+            for item in listing.items:
+                item.other_cases = []
+        return listing
 
-async def sweep_forever(service: MediaService, database: Any, clock: Clock) -> None:
-    """Sweep now, then every SWEEP_SECONDS; a failed sweep is logged and tried again."""
-    while True:
-        try:
-            await sweep(service, database, clock)
-        except Exception:  # must not keep the server from starting or running
-            logger.exception("media sweep failed")
-        await asyncio.sleep(SWEEP_SECONDS)
+    async def original(self, sha256: str) -> Served:
+        row = await self._readable(sha256)
+        return await self._serve(object_key(sha256), row.content_type)
 
+    async def thumbnail(self, sha256: str, variant: Variant) -> Served:
+        await self._readable(sha256)
+        job = await self.session.get(ThumbnailJob, sha256)
+        if job is None or job.status != "done":
+            state = "not made yet" if job and job.status == "pending" else "not available"
+            raise NotFound("", f"thumbnail of {sha256}: {state}")
+        return await self._serve(object_key(sha256, variant), "image/jpeg")
 
-@contextlib.asynccontextmanager
-async def running(service: MediaService, database: Any, clock: Clock) -> AsyncIterator[None]:
-    """Run the sweeper and the thumbnail worker until the app stops."""
-    tasks = [
-        asyncio.create_task(sweep_forever(service, database, clock), name="media-sweeper"),
-        asyncio.create_task(service.worker.run_forever(), name="thumbnail-worker"),
-    ]
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def _readable(self, sha256: str) -> MediaObject:
+        check_sha256(sha256)
+        if not await may_read(self.session, self.user, sha256):
+            raise Forbidden("", "no case of yours references this media")
+        row = await held(self.session, sha256)
+        if row is None:
+            raise NotFound("", f"no media with sha256 {sha256}")
+        return row
+
+    async def _serve(self, key: str, content_type: str) -> Served:
+        store = self.runtime.store
+        path = store.local_path(key)
+        if path is not None:
+            if not path.is_file():
+                raise NotFound("", "the stored object is missing")
+            return Served(content_type, path=path)
+        url = await store.signed_url(key, self.settings.signed_url_seconds, content_type)
+        return Served(content_type, url=url or "")
+
+    # -- tus -----------------------------------------------------------------------------
+
+    async def create_upload(self, length_header: str | None, metadata_header: str) -> TusUpload:
+        return await tus.create_upload(
+            self.session,
+            owner_id=self.user.id,
+            length_header=length_header,
+            metadata_header=metadata_header,
+            max_bytes=self.settings.max_media_bytes,
+            now=self.clock.now(),
+            expiry_seconds=self.settings.upload_expiry_seconds,
+        )
+
+    async def upload(self, upload_id: str) -> TusUpload:
+        """The caller's upload (404 for anyone else's, 410 once expired)."""
+        return await tus.find_upload(self.session, upload_id, user=self.user, now=self.clock.now())
+
+    async def offset(self, upload: TusUpload) -> int:
+        """Its offset, completing it first if a crash (or a failed store) left it full."""
+        uploads_dir = self.runtime.uploads_dir
+        if completion.needs_finalizing(upload, uploads_dir):
+            await completion.recover(
+                upload,
+                self.database.session,
+                uploads_dir,
+                self.runtime.store,
+                now=self.clock.now,
+                exif_utc_offset_minutes=self.settings.exif_utc_offset_minutes,
+            )
+        return tus.offset_of(upload, uploads_dir)
+
+    async def append(
+        self,
+        upload_id: str,
+        *,
+        offset_header: str | None,
+        checksum_header: str | None,
+        chunks: AsyncIterable[bytes],
+    ) -> tuple[TusUpload, int]:
+        """Write one PATCH body; the one bringing the last byte lands the file like a PUT.
+        No transaction is open while the bytes arrive (the upload is read in a session of
+        its own); only completing writes, in the request's session. The new offset."""
+        async with self.database.session(write=False) as session:
+            upload = await tus.find_upload(session, upload_id, user=self.user, now=self.clock.now())
+        if upload.completed_at is not None:
+            raise Conflict("", f"upload {upload_id}: already complete")
+        uploads_dir = self.runtime.uploads_dir
+        with self.runtime.worker.upload():
+            new_offset = await tus.append(
+                upload,
+                uploads_dir,
+                offset_header=offset_header,
+                checksum_header=checksum_header,
+                chunks=chunks,
+            )
+        if new_offset == upload.length:
+            await completion.finalize(
+                self.session,
+                upload,
+                uploads_dir,
+                self.runtime.store,
+                now=self.clock.now(),
+                exif_utc_offset_minutes=self.settings.exif_utc_offset_minutes,
+            )
+        return upload, new_offset
+
+    async def terminate(self, upload: TusUpload) -> None:
+        await tus.terminate(self.session, upload, self.runtime.uploads_dir)

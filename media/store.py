@@ -7,8 +7,8 @@ leaves at worst a stale temp file (or an unfinished multipart upload), never a h
 under a real key. Blocking I/O runs in worker threads so the event loop stays free.
 
 A store that cannot be used (disk full, an I/O error, S3 unreachable, a missing bucket,
-refused keys) raises `StoreUnavailable`, naming the store and why: the server answers it
-with 503, and `check()` lets `kancha serve` refuse to start on a store it cannot write.
+refused keys) raises `StoreUnavailable` (a refusal: 503, retry later), naming the store and
+why; `check()` lets `kancha serve` refuse to start on a store it cannot write.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from urllib.parse import unquote, urlparse
 
 import anyio.to_thread
 
+from cases.refusal import Unavailable
+
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 Variant = Literal["original", "small", "screen"]
 VARIANTS: tuple[Variant, ...] = ("original", "small", "screen")
@@ -38,11 +40,19 @@ def object_key(sha256: str, variant: Variant = "original") -> str:
     return f"{variant}/{sha256[:2]}/{sha256}"
 
 
-class StoreUnavailable(Exception):
+# A store that fails is expected to recover (space freed, S3 back): ask to retry then.
+RETRY_AFTER_SECONDS = 30
+
+
+class StoreUnavailable(Unavailable):
     """The store cannot be used now; `store` names it (its URL), `reason` says why."""
 
     def __init__(self, store: str, reason: str) -> None:
-        super().__init__(f"media store {store}: {reason}")
+        super().__init__(
+            "",
+            f"media store {store}: {reason}",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
         self.store = store
         self.reason = reason
 

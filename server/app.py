@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.middleware.base import DefineMiddleware
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
 from cases.limits import Limits, LimitsError
-from media.service import media_service, running
+from cases.models import User
+from media.runtime import media_runtime, running
+from media.service import MediaService, MediaSettings
 from media.store import MediaStore
 from server.auth import BearerTokenMiddleware, provide_user
 from server.bodies import StrictRequest
@@ -48,10 +51,17 @@ def create_app(
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
-        media = media_service(settings, database, clock, store)
+        media = media_runtime(settings, database, clock, store)
     except ValueError as exc:  # an unusable KANCHA_MEDIA_URL (or S3 endpoint)
         message = str(exc).removeprefix("KANCHA_MEDIA_URL: ")
         raise SettingsError(f"KANCHA_MEDIA_URL: {message}") from None
+
+    media_settings = MediaSettings.of(settings)
+
+    def provide_media(
+        db_session: NamedDependency[AsyncSession], user: NamedDependency[User]
+    ) -> MediaService:
+        return MediaService(db_session, database, media, media_settings, clock, user)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -73,6 +83,7 @@ def create_app(
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
+            "media": Provide(provide_media, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health"])],
         before_send=[settle_session],

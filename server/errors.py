@@ -13,7 +13,6 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
     HTTP_500_INTERNAL_SERVER_ERROR,
-    HTTP_503_SERVICE_UNAVAILABLE,
 )
 
 from cases.dispatch import CaseNotFound
@@ -68,19 +67,15 @@ def http_error(_: Request, exc: Exception) -> Response[dict[str, Any]]:
     return _error(HTTP_500_INTERNAL_SERVER_ERROR, "Internal Server Error")
 
 
-# A store that fails is expected to recover (space freed, S3 back): ask to retry then.
-RETRY_AFTER_SECONDS = 30
 # Disk errors that mean the storage cannot take writes now, wherever they surface
 # (a body spooled into the staging folder as well as the store itself).
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 
 
-def store_unavailable(_: Request, exc: StoreUnavailable) -> Response[dict[str, Any]]:
-    """503 naming the store and why, so a client retries later and an operator sees it."""
+def store_unavailable(request: Request, exc: StoreUnavailable) -> Response[dict[str, Any]]:
+    """A refusal like any other (503, Retry-After), logged so an operator sees the cause."""
     logger.error("%s", exc, exc_info=exc.__cause__)
-    response = _error(HTTP_503_SERVICE_UNAVAILABLE, str(exc))
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    return refusal(request, exc)
 
 
 def os_error(request: Request, exc: OSError) -> Response[dict[str, Any]]:

@@ -14,42 +14,25 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, put
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import (
-    HTTPException,
-    InternalServerException,
-    NotFoundException,
-    PermissionDeniedException,
-)
+from litestar.di import NamedDependency
+from litestar.exceptions import InternalServerException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.clock import Clock
-from cases.dispatch import load_case
-from cases.models import User
+from cases.refusal import Refusal
 from cases.values import Location
-from media.catalog import CaseMedia, case_media, may_read
-from media.ingest import MediaRefused, accept, discard, held, receive, record, too_large
-from media.models import ThumbnailJob
-from media.service import MediaService
-from media.store import SHA256_HEX, Variant, object_key
-from server.db import Database
-from server.errors import FieldError
+from media.catalog import CaseMedia
+from media.ingest import check_sha256, too_large
+from media.service import MediaService, Served
 from server.openapi import BinaryBodyOperation, Sha256, errors
 from server.routes.cases import ensure_case_visible
-from server.settings import Settings
 
 IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 class ClientGone(Exception):
-    """The client hung up mid-body."""
-
-
-def provide_media(request: Request) -> MediaService:
-    return request.app.state.media
+    """The client hung up mid-body (not a refusal: nobody is left to hear one)."""
 
 
 async def body_chunks(request: Request) -> AsyncIterator[bytes]:
@@ -62,20 +45,10 @@ async def body_chunks(request: Request) -> AsyncIterator[bytes]:
         raise ClientGone(str(exc)) from None
 
 
-def check_sha256(sha256: str) -> str:
-    if not SHA256_HEX.fullmatch(sha256):
-        raise FieldError("sha256", "expected 64 lowercase hex digits")
-    return sha256
-
-
-def refused(exc: MediaRefused) -> FieldError:
-    return FieldError(exc.field, exc.message, exc.status)
-
-
 def announced_length(request: Request, max_bytes: int) -> None:
     value = request.headers.get("content-length")
     if value is not None and value.isdigit() and int(value) > max_bytes:
-        raise refused(too_large(max_bytes))
+        raise too_large(max_bytes)
 
 
 def expects_continue(request: Request) -> bool:
@@ -147,7 +120,6 @@ BINARY = ResponseSpec(None, description="the bytes", media_type="application/oct
 class MediaController(Controller):
     path = "/v1"
     tags = ["media"]
-    dependencies = {"media": Provide(provide_media, sync_to_thread=False)}
 
     @put(
         "/media/{sha256:str}",
@@ -168,60 +140,24 @@ class MediaController(Controller):
         operation_class=BinaryBodyOperation,
     )
     async def upload(
-        self,
-        request: Request,
-        sha256: Sha256,
-        database: NamedDependency[Database],
-        db_session: NamedDependency[AsyncSession],
-        media: NamedDependency[MediaService],
-        settings: NamedDependency[Settings],
-        clock: NamedDependency[Clock],
+        self, request: Request, sha256: Sha256, media: NamedDependency[MediaService]
     ) -> Response[MediaStored]:
         check_sha256(sha256)
-        announced_length(request, settings.max_media_bytes)
-        # A short read session: the write transaction must not stay open while bytes flow.
-        async with database.session(write=False) as session:
-            existing = await held(session, sha256)
-        if existing is not None:
-            # Answer before the body only to a client waiting for 100 Continue: any other
-            # is sending it, and would see the connection reset under an early answer.
-            if not expects_continue(request):
-                try:
-                    await discard(body_chunks(request), settings.max_media_bytes)
-                except MediaRefused as exc:
-                    raise refused(exc) from None
-                except ClientGone:
-                    raise HTTPException(status_code=400, detail="body: cut off") from None
-            return Response(
-                MediaStored(
-                    sha256=sha256,
-                    bytes=existing.size_bytes,
-                    content_type=existing.content_type,
-                    created=False,
-                ),
-                status_code=200,
-            )
+        announced_length(request, media.settings.max_media_bytes)
         try:
-            with media.worker.upload():
-                received = await receive(
-                    body_chunks(request), media.store.staging_dir, settings.max_media_bytes
-                )
-                facts = await accept(
-                    received, sha256, media.store, settings.exif_utc_offset_minutes
-                )
-        except MediaRefused as exc:
-            raise refused(exc) from None
+            stored = await media.held(sha256)
+            if stored is None:
+                stored = await media.put(sha256, body_chunks(request))
+            elif not expects_continue(request):
+                # Answer before the body only to a client waiting for 100 Continue: any
+                # other is sending it, and would see the connection reset under an early
+                # answer.
+                await media.drop(body_chunks(request))
         except ClientGone:
-            raise HTTPException(status_code=400, detail="body: cut off") from None
-        created = await record(db_session, sha256, received.size, facts, clock.now())
+            raise Refusal("", "body: cut off") from None
         return Response(
-            MediaStored(
-                sha256=sha256,
-                bytes=received.size,
-                content_type=facts.content_type,
-                created=created,
-            ),
-            status_code=201 if created else 200,
+            msgspec.convert(stored, MediaStored, from_attributes=True),
+            status_code=201 if stored.created else 200,
         )
 
     @get(
@@ -230,24 +166,12 @@ class MediaController(Controller):
         responses=errors(400, 403, 404),
     )
     async def case_media(
-        self,
-        case_id: FromPath[UUID],
-        db_session: NamedDependency[AsyncSession],
-        user: NamedDependency[User],
-        settings: NamedDependency[Settings],
+        self, case_id: FromPath[UUID], media: NamedDependency[MediaService]
     ) -> CaseMediaView:
-        case = await load_case(db_session, str(case_id))
-        ensure_case_visible(user, case)
-        listing = await case_media(
-            db_session,
-            case,
-            max_distance_m=settings.photo_max_distance_m,
-            max_age_seconds=settings.photo_max_age_seconds,
-        )
+        case = await media.case(str(case_id))
+        ensure_case_visible(media.user, case)
+        listing = await media.case_media(case)
         items = [media_item(item) for item in listing.items]
-        if user.role == "surveyor":  # which other cases hold the bytes is for the desk only
-            for item in items:
-                item.other_cases = []
         return CaseMediaView(case_id=case.id, items=items, missing=listing.missing)
 
     @get(
@@ -260,15 +184,9 @@ class MediaController(Controller):
         media_type="application/octet-stream",
     )
     async def original(
-        self,
-        sha256: Sha256,
-        db_session: NamedDependency[AsyncSession],
-        user: NamedDependency[User],
-        media: NamedDependency[MediaService],
-        settings: NamedDependency[Settings],
+        self, sha256: Sha256, media: NamedDependency[MediaService]
     ) -> Response[bytes]:
-        row = await self._readable(db_session, user, sha256)
-        return await _serve(media, settings, object_key(sha256), row.content_type)
+        return serve(await media.original(sha256))
 
     @get(
         "/media/{sha256:str}/thumbnail",
@@ -282,48 +200,24 @@ class MediaController(Controller):
     async def thumbnail(
         self,
         sha256: Sha256,
-        db_session: NamedDependency[AsyncSession],
-        user: NamedDependency[User],
         media: NamedDependency[MediaService],
-        settings: NamedDependency[Settings],
         size: FromQuery[Literal["small", "screen"]] = "small",
     ) -> Response[bytes]:
-        await self._readable(db_session, user, sha256)
-        job = await db_session.get(ThumbnailJob, sha256)
-        if job is None or job.status != "done":
-            state = "not made yet" if job and job.status == "pending" else "not available"
-            raise NotFoundException(f"thumbnail of {sha256}: {state}")
-        variant: Variant = size
-        return await _serve(media, settings, object_key(sha256, variant), "image/jpeg")
-
-    @staticmethod
-    async def _readable(session: AsyncSession, user: User, sha256: str):  # type: ignore[no-untyped-def]
-        check_sha256(sha256)
-        if not await may_read(session, user, sha256):
-            raise PermissionDeniedException("no case of yours references this media")
-        row = await held(session, sha256)
-        if row is None:
-            raise NotFoundException(f"no media with sha256 {sha256}")
-        return row
+        return serve(await media.thumbnail(sha256, size))
 
 
-async def _serve(
-    media: MediaService, settings: Settings, key: str, content_type: str
-) -> Response[bytes]:
-    path = media.store.local_path(key)
-    if path is not None:
-        if not path.is_file():
-            raise NotFoundException("the stored object is missing")
+def serve(served: Served) -> Response[bytes]:
+    """A local file streamed inline, else a redirect to the store's signed URL."""
+    if served.path is not None:
         return File(  # type: ignore[return-value]
-            path=path,
-            media_type=content_type,
+            path=served.path,
+            media_type=served.content_type,
             content_disposition_type="inline",
             headers={"Cache-Control": IMMUTABLE, "X-Content-Type-Options": "nosniff"},
             etag=None,
         )
-    url = await media.store.signed_url(key, settings.signed_url_seconds, content_type)
     return Redirect(  # type: ignore[return-value]
-        path=url or "",
+        path=served.url or "",
         status_code=307,
         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         media_type="text/plain",

@@ -131,13 +131,14 @@ async def test_no_token_is_401(client):
 
 async def test_a_body_without_length_is_cut_at_the_limit(tmp_path):
     """Chunked bodies announce no length: the limit holds as the bytes arrive."""
-    from media.ingest import MediaRefused, receive
+    from cases.refusal import Refusal
+    from media.ingest import receive
 
     async def chunks():
         for _ in range(100):
             yield b"x" * 1000
 
-    with pytest.raises(MediaRefused) as refused:
+    with pytest.raises(Refusal) as refused:
         await receive(chunks(), tmp_path / "staging", max_bytes=4096)
     assert refused.value.status == 413
     assert list((tmp_path / "staging").iterdir()) == []  # the spool is gone
