@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.middleware.base import DefineMiddleware
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
 from cases.limits import Limits, LimitsError
+from cases.models import User
+from cases.service import CaseService
 from media.service import media_service, running
 from media.store import MediaStore
 from server.auth import BearerTokenMiddleware, provide_user
@@ -72,6 +75,7 @@ def create_app(
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
+            "cases": Provide(provide_case_service, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health"])],
         before_send=[settle_session],
@@ -88,6 +92,16 @@ def create_app(
     app.state.clock = clock
     app.state.media = media
     return app
+
+
+def provide_case_service(
+    db_session: NamedDependency[AsyncSession],
+    clock: NamedDependency[Clock],
+    limits: NamedDependency[Limits],
+    user: NamedDependency[User],
+) -> CaseService:
+    """The case domain for this request: its session, as its user."""
+    return CaseService(db_session, clock, limits, user)
 
 
 def server_clock(settings: Settings) -> Clock:
