@@ -13,29 +13,23 @@ from sqlalchemy.orm import selectinload
 from cases.changes import cases_changed
 from cases.models import Case, Dispatch, User
 from cases.recalc import recalc_cases
+from cases.refusal import Conflict, Forbidden, NotFound, Refusal
 from cases.users import active_user_by_name
+from cases.values import time_out_of_range
 
 
-class CaseNotFound(LookupError):
-    pass
+class CaseNotFound(NotFound):
+    """No case has this id (every lookup of a case by id raises it)."""
 
-
-class CaseNoError(ValueError):
-    """A case_no that names nothing once trimmed."""
+    def __init__(self, case_id: str) -> None:
+        super().__init__("", f"no case with id {case_id!r}")
+        self.case_id = case_id
 
 
 def normal_case_no(case_no: str) -> str:
     """The case_no as compared and stored: trimmed, in Unicode NFC (an `é` typed as one
     character or as `e` and a combining accent is the same case)."""
     return unicodedata.normalize("NFC", case_no).strip()
-
-
-class DispatchError(ValueError):
-    """A dispatch that cannot be made; `field` names the offending input."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def case_history_options():
@@ -52,6 +46,12 @@ async def load_case(session: AsyncSession, case_id: str) -> Case:
     if case is None:
         raise CaseNotFound(case_id)
     return case
+
+
+def ensure_case_visible(user: User, case: Case) -> None:
+    """Surveyors see only the cases dispatched to them now; the desk sees all."""
+    if user.role == "surveyor" and case.surveyor_id != user.id:
+        raise Forbidden("", "this case is not dispatched to you")
 
 
 async def _case_by_no(session: AsyncSession, case_no: str) -> Case | None:
@@ -79,9 +79,11 @@ async def open_case(
     The unique `case_no` decides races: the loser's insert fails inside a savepoint and
     it returns the winner's row, so a double-submitted report never makes a copy.
     """
+    if problem := time_out_of_range(reported_at):
+        raise Refusal("reported_at", problem)
     case_no = normal_case_no(case_no)
     if not case_no:
-        raise CaseNoError("must not be empty")
+        raise Refusal("case_no", "must not be empty")
     existing = await _case_by_no(session, case_no)
     if existing is not None:
         return existing, False
@@ -126,13 +128,13 @@ async def dispatch_case(
     """
     case = await load_case(session, case_id)
     if case.status == "closed":
-        raise DispatchError("case", "the case is closed")
+        raise Conflict("case", "the case is closed")
     if case.status == "approved":
         # The survey is done: a dispatch would restart every timing of a finished cycle.
-        raise DispatchError("case", "its estimate is approved: the survey is done")
+        raise Conflict("case", "its estimate is approved: the survey is done")
     surveyor = await active_user_by_name(session, surveyor_name)
     if surveyor is None or surveyor.role != "surveyor":
-        raise DispatchError("surveyor", f"no active surveyor named {surveyor_name!r}")
+        raise Refusal("surveyor", f"no active surveyor named {surveyor_name!r}")
     if case.surveyor_id == surveyor.id:
         return case
     session.add(

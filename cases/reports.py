@@ -22,10 +22,13 @@ from cases.board import stored_measure
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, CaseTiming, User
 from cases.rates import RATES
+from cases.refusal import Refusal
 from cases.timings import judge
 from cases.values import TIMING_NAMES
 
 GROUPS = ("surveyor", "zone")
+# Widest report: ten years (a wider one is a typo, and would scan everything).
+MAX_SPAN_DAYS = 3660
 
 
 @dataclass
@@ -77,6 +80,10 @@ async def sla_report(
     limits: Limits,
     now: datetime,
 ) -> list[GroupStats]:
+    if end <= start:
+        raise Refusal("to", "must be after from")
+    if (end - start).days > MAX_SPAN_DAYS:
+        raise Refusal("to", f"a report spans at most {MAX_SPAN_DAYS} days")
     group_column = User.name if group_by == "surveyor" else Case.zone
     rows = await session.execute(
         select(CaseTiming, group_column.label("group"))

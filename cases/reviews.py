@@ -14,18 +14,7 @@ from cases.changes import cases_changed
 from cases.dispatch import CaseNotFound
 from cases.models import Case, CaseProgress, Review, User
 from cases.recalc import recalc_cases
-
-
-class NothingToReview(Exception):
-    """The case has no estimate awaiting review (409)."""
-
-
-class ReviewError(ValueError):
-    """A review that cannot be recorded; `field` names the offending input."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+from cases.refusal import Conflict, Refusal
 
 
 @dataclass(frozen=True)
@@ -54,9 +43,9 @@ async def review_case(
     """Record a decision on the latest estimate, recalculate, and move the case in the feed
     (a return reaches the surveyor's tablet through pull)."""
     if decision == "returned" and not (reason or "").strip():
-        raise ReviewError("reason", "a return must say why")
+        raise Refusal("reason", "a return must say why")
     if decision == "approved" and requested:
-        raise ReviewError("requested", "only a return asks for more")
+        raise Refusal("requested", "only a return asks for more")
     case = await session.scalar(select(Case).where(Case.id == case_id).with_for_update())
     if case is None:
         raise CaseNotFound(case_id)
@@ -64,7 +53,7 @@ async def review_case(
     await recalc_cases(session, [case_id])
     progress = await session.get(CaseProgress, case_id, populate_existing=True)
     if progress is None or progress.estimate_packet_id is None or not progress.awaiting_review:
-        raise NothingToReview(case_id)
+        raise Conflict("case", "no estimate awaits review")
     review = Review(
         case_id=case_id,
         reviewer_id=reviewer.id,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.clock import Clock, make_clock
 from cases.limits import Limits, LimitsError
 from cases.models import User
+from cases.service import CaseService
 from media.runtime import media_runtime, running
 from media.service import MediaService, MediaSettings
 from media.store import MediaStore
@@ -84,6 +85,7 @@ def create_app(
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
+            "cases": Provide(provide_case_service, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health"])],
         before_send=[settle_session],
@@ -100,6 +102,16 @@ def create_app(
     app.state.clock = clock
     app.state.media = media
     return app
+
+
+def provide_case_service(
+    db_session: NamedDependency[AsyncSession],
+    clock: NamedDependency[Clock],
+    limits: NamedDependency[Limits],
+    user: NamedDependency[User],
+) -> CaseService:
+    """The case domain for this request: its session, as its user."""
+    return CaseService(db_session, clock, limits, user)
 
 
 def server_clock(settings: Settings) -> Clock:

@@ -11,11 +11,9 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
-    HTTP_404_NOT_FOUND,
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 
-from cases.dispatch import CaseNotFound
 from cases.refusal import Refusal
 from media.store import StoreUnavailable
 
@@ -96,15 +94,10 @@ def refusal(_: Request, exc: Refusal) -> Response[dict[str, Any]]:
     return response
 
 
-def case_not_found(_: Request, exc: CaseNotFound) -> Response[dict[str, Any]]:
-    return _error(HTTP_404_NOT_FOUND, f"no case with id {exc.args[0]!r}")
-
-
 EXCEPTION_HANDLERS = {
     Exception: http_error,
     ValidationException: validation_error,
     Refusal: refusal,
-    CaseNotFound: case_not_found,
     StoreUnavailable: store_unavailable,
     OSError: os_error,
 }

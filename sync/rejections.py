@@ -7,13 +7,16 @@ under a settled packet_id with other content.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import Packet, User
+from cases.refusal import NotFound
 from sync.models import Device, PacketConflict
 
 
@@ -27,21 +30,20 @@ class Rejection:
     received_at: datetime
 
 
-async def devices(session: AsyncSession) -> list[tuple[Device, str]]:
-    """Every device with its surveyor's name, most recently heard from first."""
+async def devices(session: AsyncSession) -> Sequence[Row[Any]]:
+    """Every device with its surveyor's name (`surveyor`), most recently heard from first."""
     rows = await session.execute(
-        select(Device, User.name)
+        select(*Device.__table__.columns, User.name.label("surveyor"))
         .join(User, User.id == Device.surveyor_id)
         .order_by(Device.last_push_at.desc(), Device.device_id)
     )
-    return [(device, name) for device, name in rows]
+    return rows.all()
 
 
-async def rejections(session: AsyncSession, device_id: str) -> list[Rejection] | None:
-    """The device's rejected packets and conflicting re-sends, in seq order; None when
-    no such device exists."""
+async def rejections(session: AsyncSession, device_id: str) -> list[Rejection]:
+    """The device's rejected packets and conflicting re-sends, in seq order."""
     if await session.get(Device, device_id) is None:
-        return None
+        raise NotFound("", f"no device {device_id!r}")
     out = [
         Rejection(p.packet_id, p.seq, p.case_id, p.kind, p.reason or "", p.received_at)
         for p in await session.scalars(

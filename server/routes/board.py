@@ -7,14 +7,12 @@ from datetime import datetime, timedelta
 import msgspec
 from litestar import get
 from litestar.di import NamedDependency
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.board import board
-from cases.clock import Clock
-from cases.limits import Limits
+from cases.service import CaseService
+from cases.timings import Timing
 from server.auth import roles
 from server.openapi import errors
-from server.routes.timing_views import TimingView, timing_view
+from server.routes.timing_views import TimingView, wire
 
 
 class Position(msgspec.Struct, kw_only=True):
@@ -53,38 +51,15 @@ class BoardResponse(msgspec.Struct, kw_only=True):
     summary="Every open case: surveyor, status, running timings, last known position",
     responses=errors(403),
 )
-async def read_board(
-    db_session: NamedDependency[AsyncSession],
-    clock: NamedDependency[Clock],
-    limits: NamedDependency[Limits],
-) -> BoardResponse:
-    now = clock.now()
-    rows = []
-    for case in await board(db_session, limits, now):
-        timings = []
-        for timing, limit_key in case.running:
-            view = timing_view(timing, limit_key)
-            timings.append(
-                RunningTiming(
-                    **msgspec.structs.asdict(view),
-                    seconds_left=timing.seconds_left,
-                    due_at=timing.start + timedelta(seconds=timing.limit_seconds),
-                )
-            )
-        position = case.position
-        rows.append(
-            BoardRow(
-                case_id=case.case_id,
-                case_no=case.case_no,
-                zone=case.zone,
-                status=case.status,
-                surveyor=case.surveyor,
-                timings=timings,
-                position=Position(
-                    lat=position.lat, lon=position.lon, at=position.at, case_id=position.case_id
-                )
-                if position is not None
-                else None,
-            )
-        )
-    return BoardResponse(now=now, cases=rows)
+async def read_board(cases: NamedDependency[CaseService]) -> BoardResponse:
+    found = await cases.board()
+    rows = [
+        wire(case, BoardRow, timings=[running_timing(t, key) for t, key in case.running])
+        for case in found.cases
+    ]
+    return BoardResponse(now=found.now, cases=rows)
+
+
+def running_timing(timing: Timing, limit_key: str) -> RunningTiming:
+    due_at = timing.start + timedelta(seconds=timing.limit_seconds)
+    return wire(timing, RunningTiming, limit_key=limit_key, due_at=due_at)

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import PermissionDeniedException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.clock import Clock
-from cases.dispatch import CaseNoError, DispatchError, dispatch_case, load_case, open_case
-from cases.limits import Limits
-from cases.models import Case, Review, User
-from cases.recalc import case_computed
-from cases.reviews import latest_reviews
-from cases.values import Address, AwareTime, CaseNo, Location, Plate, UserName, time_out_of_range
+from cases.dispatch import ensure_case_visible as ensure_case_visible  # for media's routes
+from cases.models import Case, Review
+from cases.service import CaseDetail, CaseService
+from cases.values import Address, AwareTime, CaseNo, Location, Plate, UserName, Zone
 from server.auth import roles
-from server.errors import FieldError
 from server.openapi import errors
 from server.routes.timing_views import (
     EventView,
@@ -31,9 +24,8 @@ from server.routes.timing_views import (
     event_view,
     review_view,
     timing_views,
+    wire,
 )
-
-Zone = Literal["city", "suburban", "out_of_town"]
 
 
 class NewCase(msgspec.Struct, kw_only=True):
@@ -76,46 +68,24 @@ class CaseView(msgspec.Struct, kw_only=True):
     review: ReviewView | None = None
 
 
-async def case_detail(session: AsyncSession, case: Case, limits: Limits, now: datetime) -> CaseView:
+def case_detail(detail: CaseDetail) -> CaseView:
     """The case with its timeline, timings (by the server's clock) and latest review."""
-    view = case_view(case)
-    computed = await case_computed(session, case.id)
-    if computed is not None:
-        last = len(computed.log.dispatches) - 1 if computed.log.dispatches else None
-        view.events = [event_view(e, last) for e in computed.timeline]
-        view.timings = timing_views(computed.measures, limits, now)
-    review = (await latest_reviews(session, [case.id])).get(case.id)
-    view.review = review_view(review) if review is not None else None
+    view = case_view(detail.case, detail.review)
+    view.events = [event_view(e, detail.current_dispatch) for e in detail.events]
+    view.timings = timing_views(detail.timings)
     return view
 
 
 def case_view(case: Case, review: Review | None = None) -> CaseView:
     """The case as stored; `review` (its latest) tells a tablet what a return asks for."""
-    return CaseView(
-        id=case.id,
-        case_no=case.case_no,
-        reported_at=case.reported_at,
+    return wire(
+        case,
+        CaseView,
         location=Location(lat=case.lat, lon=case.lon),
-        address=case.address,
-        zone=case.zone,  # type: ignore[arg-type]
-        plate=case.plate,
-        simple_procedure=case.simple_procedure,
-        status=case.status,
         surveyor=case.surveyor.name if case.surveyor else None,
-        dispatches=[
-            DispatchView(surveyor=d.surveyor.name, dispatched_at=d.dispatched_at)
-            for d in case.dispatches
-        ],
-        created_at=case.created_at,
-        updated_at=case.updated_at,
+        dispatches=[wire(d, DispatchView, surveyor=d.surveyor.name) for d in case.dispatches],
         review=review_view(review) if review is not None else None,
     )
-
-
-def ensure_case_visible(user: NamedDependency[User], case: Case) -> None:
-    """Surveyors see only the cases dispatched to them now; the desk sees all."""
-    if user.role == "surveyor" and case.surveyor_id != user.id:
-        raise PermissionDeniedException("this case is not dispatched to you")
 
 
 class CaseController(Controller):
@@ -135,30 +105,18 @@ class CaseController(Controller):
         },
     )
     async def open(
-        self,
-        data: JSONBody[NewCase],
-        db_session: NamedDependency[AsyncSession],
-        user: NamedDependency[User],
-        clock: NamedDependency[Clock],
+        self, data: JSONBody[NewCase], cases: NamedDependency[CaseService]
     ) -> Response[CaseView]:
-        if problem := time_out_of_range(data.reported_at):
-            raise FieldError("reported_at", problem)
-        try:
-            case, created = await open_case(
-                db_session,
-                case_no=data.case_no,
-                reported_at=data.reported_at,
-                lat=data.location.lat,
-                lon=data.location.lon,
-                address=data.address,
-                zone=data.zone,
-                plate=data.plate,
-                simple_procedure=data.simple_procedure,
-                created_by=user,
-                now=clock.now(),
-            )
-        except CaseNoError as exc:
-            raise FieldError("case_no", str(exc)) from None
+        case, created = await cases.open(
+            case_no=data.case_no,
+            reported_at=data.reported_at,
+            lat=data.location.lat,
+            lon=data.location.lon,
+            address=data.address,
+            zone=data.zone,
+            plate=data.plate,
+            simple_procedure=data.simple_procedure,
+        )
         return Response(case_view(case), status_code=201 if created else 200)
 
     @post(
@@ -172,36 +130,14 @@ class CaseController(Controller):
         self,
         case_id: FromPath[UUID],
         data: JSONBody[DispatchRequest],
-        db_session: NamedDependency[AsyncSession],
-        user: NamedDependency[User],
-        clock: NamedDependency[Clock],
-        limits: NamedDependency[Limits],
+        cases: NamedDependency[CaseService],
     ) -> CaseView:
-        try:
-            case = await dispatch_case(
-                db_session,
-                str(case_id),
-                surveyor_name=data.surveyor,
-                dispatched_by=user,
-                now=clock.now(),
-            )
-        except DispatchError as exc:
-            raise FieldError(exc.field, str(exc), 409 if exc.field == "case" else 400) from None
-        return await case_detail(db_session, case, limits, clock.now())
+        return case_detail(await cases.dispatch(str(case_id), data.surveyor))
 
     @get(
         "/{case_id:uuid}",
         summary="A case with its dispatch history, timeline and timings",
         responses=errors(400, 403, 404),
     )
-    async def read(
-        self,
-        case_id: FromPath[UUID],
-        db_session: NamedDependency[AsyncSession],
-        user: NamedDependency[User],
-        clock: NamedDependency[Clock],
-        limits: NamedDependency[Limits],
-    ) -> CaseView:
-        case = await load_case(db_session, str(case_id))
-        ensure_case_visible(user, case)
-        return await case_detail(db_session, case, limits, clock.now())
+    async def read(self, case_id: FromPath[UUID], cases: NamedDependency[CaseService]) -> CaseView:
+        return case_detail(await cases.read(str(case_id)))

@@ -7,7 +7,6 @@ from datetime import datetime
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,18 +46,8 @@ class DeviceController(Controller):
         responses=errors(403),
     )
     async def list_devices(self, db_session: NamedDependency[AsyncSession]) -> list[DeviceView]:
-        return [
-            DeviceView(
-                device_id=d.device_id,
-                surveyor=name,
-                first_seen_at=d.first_seen_at,
-                last_push_at=d.last_push_at,
-                acked_through=d.acked_through,
-                max_seq=d.max_seq,
-                clock_offset_ms=d.clock_offset_ms,
-            )
-            for d, name in await devices(db_session)
-        ]
+        found = await devices(db_session)
+        return msgspec.convert(found, list[DeviceView], from_attributes=True)
 
     @get(
         "/{device_id:str}/rejections",
@@ -69,6 +58,4 @@ class DeviceController(Controller):
         self, device_id: FromPath[Identifier], db_session: NamedDependency[AsyncSession]
     ) -> list[RejectionView]:
         found = await rejections(db_session, device_id)
-        if found is None:
-            raise NotFoundException(f"no device {device_id!r}")
-        return [RejectionView(**r.__dict__) for r in found]
+        return msgspec.convert(found, list[RejectionView], from_attributes=True)

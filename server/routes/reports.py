@@ -10,18 +10,15 @@ from litestar import MediaType, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.clock import Clock
-from cases.limits import Limits
-from cases.reports import report_csv, sla_report
-from cases.values import TIMING_NAMES, AwareTime
+from cases.refusal import Refusal
+from cases.reports import report_csv
+from cases.service import CaseService
+from cases.values import AwareTime
 from server.auth import roles
-from server.errors import FieldError
 from server.openapi import errors
+from server.routes.timing_views import wire
 
-# Widest report: ten years (a wider one is a typo, and would scan everything).
-MAX_SPAN_DAYS = 3660
 DATE_TIME = {"format": "date-time"}  # parsed here, so that the 400 names the field
 
 
@@ -59,9 +56,9 @@ def _aware(name: str, value: str) -> datetime:
     try:
         return msgspec.convert(value, AwareTime, strict=False).astimezone(UTC)
     except msgspec.ValidationError:
-        raise FieldError(name, "must be an RFC 3339 time with offset") from None
+        raise Refusal(name, "must be an RFC 3339 time with offset") from None
     except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 has no UTC equivalent
-        raise FieldError(name, "out of range") from None
+        raise Refusal(name, "out of range") from None
 
 
 @get(
@@ -80,21 +77,13 @@ def _aware(name: str, value: str) -> datetime:
 )
 async def read_sla_report(
     request: Request,
-    db_session: NamedDependency[AsyncSession],
-    clock: NamedDependency[Clock],
-    limits: NamedDependency[Limits],
+    cases: NamedDependency[CaseService],
     from_: Annotated[str, QueryParameter(name="from", max_length=64, schema_extra=DATE_TIME)],
     to: Annotated[str, QueryParameter(max_length=64, schema_extra=DATE_TIME)],
     group_by: Annotated[Literal["surveyor", "zone"], QueryParameter()] = "surveyor",
 ) -> Response:
     start, end = _aware("from", from_), _aware("to", to)
-    if end <= start:
-        raise FieldError("to", "must be after from")
-    if (end - start).days > MAX_SPAN_DAYS:
-        raise FieldError("to", f"a report spans at most {MAX_SPAN_DAYS} days")
-    groups = await sla_report(
-        db_session, start=start, end=end, group_by=group_by, limits=limits, now=clock.now()
-    )
+    groups = await cases.sla_report(start=start, end=end, group_by=group_by)
     if request.accept.best_match([MediaType.JSON, "text/csv"], default=MediaType.JSON) == (
         "text/csv"
     ):
@@ -107,26 +96,6 @@ async def read_sla_report(
         start=start,
         to=end,
         group_by=group_by,  # type: ignore[arg-type]
-        groups=[
-            GroupReport(
-                group=g.group,
-                cases=len(g.cases),
-                timings={
-                    name: TimingShare(
-                        decided=t.decided,
-                        within=t.within,
-                        share=t.share,
-                        open=t.open,
-                        average_seconds=t.average_seconds,
-                    )
-                    for name, t in ((n, g.timings[n]) for n in TIMING_NAMES)
-                },
-                rates={
-                    name: RateShare(decided=r.decided, within=r.within, share=r.share)
-                    for name, r in g.rates.items()
-                },
-            )
-            for g in groups
-        ],
+        groups=[wire(g, GroupReport, cases=len(g.cases)) for g in groups],
     )
     return Response(body, media_type=MediaType.JSON)

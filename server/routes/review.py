@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_409_CONFLICT
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.clock import Clock
-from cases.limits import Limits
-from cases.models import User
-from cases.recalc import case_computed
-from cases.reviews import NothingToReview, ReviewError, review_case, review_queue
-from cases.values import Reason
+from cases.service import CaseService
+from cases.values import Decision, Reason
 from server.auth import roles
-from server.errors import FieldError
 from server.openapi import errors
 from server.routes.timing_views import ReviewView, TimingView, review_view, timing_views
 from sync.packets import Category
 
 
 class ReviewRequest(msgspec.Struct, kw_only=True):
-    decision: Literal["approved", "returned"]
+    decision: Decision
     reason: Reason | None = None
     # What the surveyor is asked for on a return (photo / document categories).
     requested: Annotated[list[Category], msgspec.Meta(max_length=20)] = []
@@ -68,12 +60,12 @@ class ReviewController(Controller):
     )
     async def queue(
         self,
-        db_session: NamedDependency[AsyncSession],
+        cases: NamedDependency[CaseService],
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
     ) -> QueueResponse:
-        items = await review_queue(db_session, limit=limit, offset=offset)
-        return QueueResponse([QueueEntry(**item.__dict__) for item in items])
+        items = await cases.review_queue(limit=limit, offset=offset)
+        return QueueResponse(msgspec.convert(items, list[QueueEntry], from_attributes=True))
 
     @post(
         "/cases/{case_id:uuid}/review",
@@ -82,39 +74,19 @@ class ReviewController(Controller):
         summary="Approve or return (退回) the case's latest estimate",
         description="A return starts the `resubmit` timing and reaches the tablet through "
         "pull; 409 when the case has no estimate awaiting review.",
-        raises=[FieldError],
         responses=errors(400, 403, 404, 409),
     )
     async def review(
         self,
         case_id: FromPath[UUID],
         data: JSONBody[ReviewRequest],
-        db_session: NamedDependency[AsyncSession],
-        user: NamedDependency[User],
-        clock: NamedDependency[Clock],
-        limits: NamedDependency[Limits],
+        cases: NamedDependency[CaseService],
     ) -> ReviewResult:
-        now = clock.now()
-        try:
-            review = await review_case(
-                db_session,
-                str(case_id),
-                reviewer=user,
-                decision=data.decision,
-                reason=data.reason,
-                requested=data.requested,
-                now=now,
-            )
-        except ReviewError as exc:
-            raise FieldError(exc.field, str(exc)) from None
-        except NothingToReview:
-            raise HTTPException(
-                status_code=HTTP_409_CONFLICT, detail="case: no estimate awaits review"
-            ) from None
-        computed = await case_computed(db_session, str(case_id))
-        assert computed is not None
+        outcome = await cases.review(
+            str(case_id), decision=data.decision, reason=data.reason, requested=data.requested
+        )
         return ReviewResult(
             case_id=str(case_id),
-            review=review_view(review),
-            timings=timing_views(computed.measures, limits, now),
+            review=review_view(outcome.review),
+            timings=timing_views(outcome.timings),
         )

@@ -8,7 +8,7 @@ published through a documentation-only dependency (see `_documents_push_body`).
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -28,6 +28,7 @@ from server.openapi import PushOperation, errors
 from server.routes.cases import CaseView, case_view
 from server.settings import Settings
 from sync import wire
+from sync.decide import Status
 from sync.packets import Packet, check_data, digest, refusal, verbatim_digest
 from sync.push import Incoming
 from sync.service import SyncLimits, SyncService
@@ -52,7 +53,7 @@ class _Envelope(msgspec.Struct):
 
 class PacketResult(msgspec.Struct, omit_defaults=True):
     packet_id: str
-    status: Literal["accepted", "duplicate", "rejected"]
+    status: Status
     reason: str | None = None
 
 

@@ -1,20 +1,22 @@
-"""Wire types of timelines, timings and reviews, shared by the case, board and pull views."""
+"""Wire types of timelines, timings and reviews, shared by the case, board and pull views,
+and `wire`, which builds a wire type from a row or a domain object."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
+from typing import Any, TypeVar
 
 import msgspec
 
-from cases.limits import Limits
 from cases.models import Review
 from cases.timeline import Event
-from cases.timings import Measure, Timing, judge
+from cases.timings import Timing
+from cases.values import Decision, TimeSource, TimingName, TimingState
 
-Source = Literal["gps", "device_corrected", "server_received"]
-TimingName = Literal["accept", "contact", "arrival", "estimate", "resubmit", "front_end_cycle"]
-State = Literal["running", "met", "missed", "overdue"]
+Source = TimeSource
+State = TimingState
+W = TypeVar("W")
 
 
 class EventView(msgspec.Struct, kw_only=True):
@@ -44,50 +46,47 @@ class TimingView(msgspec.Struct, kw_only=True):
 
 
 class ReviewView(msgspec.Struct, kw_only=True):
-    decision: Literal["approved", "returned"]
+    decision: Decision
     reason: str | None
     requested: list[str]
     reviewed_at: datetime
     estimate_packet_id: str
 
 
-def event_view(event: Event, last_dispatch: int | None) -> EventView:
-    return EventView(
-        packet_id=event.packet_id,
-        seq=event.seq,
-        kind=event.kind,
-        time=event.time,
-        source=event.source,  # type: ignore[arg-type]
-        flags=list(event.flags),
-        device_id=event.device_id,
-        received_at=event.received_at,
-        current=event.dispatch is not None and event.dispatch == last_dispatch,
-    )
+class _With:
+    """`base`'s attributes, with `computed` ones added or put in their place."""
+
+    def __init__(self, base: object, computed: dict[str, Any]) -> None:
+        self._base = base
+        self._computed = computed
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._computed:
+            return self._computed[name]
+        return getattr(self._base, name)
+
+
+def wire(obj: object, wire_type: type[W], **computed: Any) -> W:
+    """`obj` (a row, a domain object) as `wire_type`: the fields named like its attributes
+    are converted (and checked) by msgspec; `computed` gives the ones it does not have."""
+    source = _With(obj, computed) if computed else obj
+    return msgspec.convert(source, wire_type, from_attributes=True)
+
+
+def event_view(event: Event, current_dispatch: int | None) -> EventView:
+    current = event.dispatch is not None and event.dispatch == current_dispatch
+    return wire(event, EventView, current=current)
 
 
 def timing_view(timing: Timing, limit_key: str) -> TimingView:
-    return TimingView(
-        name=timing.name,  # type: ignore[arg-type]
-        start=timing.start,
-        end=timing.end,
-        seconds=timing.seconds,
-        limit_seconds=timing.limit_seconds,
-        state=timing.state,  # type: ignore[arg-type]
-        source=timing.source,  # type: ignore[arg-type]
-        flags=list(timing.flags),
-        limit_key=limit_key,
-    )
-
-
-def timing_views(measures: list[Measure], limits: Limits, now: datetime) -> list[TimingView]:
-    return [timing_view(judge(m, limits, now), m.limit_key) for m in measures]
+    return wire(timing, TimingView, limit_key=limit_key)
 
 
 def review_view(review: Review) -> ReviewView:
-    return ReviewView(
-        decision=review.decision,  # type: ignore[arg-type]
-        reason=review.reason,
-        requested=[c for c in review.requested.split(",") if c],
-        reviewed_at=review.reviewed_at,
-        estimate_packet_id=review.estimate_packet_id,
-    )
+    requested = [c for c in review.requested.split(",") if c]
+    return wire(review, ReviewView, requested=requested)
+
+
+def timing_views(judged: Iterable[tuple[Timing, str]]) -> list[TimingView]:
+    """Timings judged by the server's clock, each with the limit key it was judged against."""
+    return [timing_view(timing, limit_key) for timing, limit_key in judged]

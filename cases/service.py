@@ -1,0 +1,156 @@
+"""What one request does with cases: open, dispatch, read, review, the board and the reports.
+
+Built per request from its session, the server's clock, the limits in force and the user
+making it, so that a handler needs nothing else. It answers with domain objects and refuses
+with `Refusal`; turning either into HTTP is the server's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases.board import BoardCase, board
+from cases.clock import Clock
+from cases.dispatch import dispatch_case, ensure_case_visible, load_case, open_case
+from cases.limits import Limits
+from cases.models import Case, Review, User
+from cases.recalc import case_computed
+from cases.reports import GroupStats, sla_report
+from cases.reviews import QueueItem, latest_reviews, review_case, review_queue
+from cases.timeline import Event
+from cases.timings import Measure, Timing, judge
+
+# A timing judged by the server's clock, with the limit key it was judged against.
+Judged = tuple[Timing, str]
+
+
+@dataclass
+class CaseDetail:
+    """A case with what is derived from its log: timeline, timings and latest review."""
+
+    case: Case
+    events: list[Event]
+    # Index of the case's current dispatch: only events answering it end its timings.
+    current_dispatch: int | None
+    timings: list[Judged]
+    review: Review | None
+
+
+@dataclass
+class ReviewOutcome:
+    review: Review
+    timings: list[Judged]
+
+
+@dataclass
+class Board:
+    now: datetime
+    cases: list[BoardCase]
+
+
+class CaseService:
+    """The case domain as seen by `user`, at `clock`'s time, under `limits`."""
+
+    def __init__(self, session: AsyncSession, clock: Clock, limits: Limits, user: User) -> None:
+        self.session = session
+        self.clock = clock
+        self.limits = limits
+        self.user = user
+
+    async def open(
+        self,
+        *,
+        case_no: str,
+        reported_at: datetime,
+        lat: float,
+        lon: float,
+        address: str,
+        zone: str,
+        plate: str | None,
+        simple_procedure: bool,
+    ) -> tuple[Case, bool]:
+        """The case opened under `case_no`, and whether this call created it."""
+        return await open_case(
+            self.session,
+            case_no=case_no,
+            reported_at=reported_at,
+            lat=lat,
+            lon=lon,
+            address=address,
+            zone=zone,
+            plate=plate,
+            simple_procedure=simple_procedure,
+            created_by=self.user,
+            now=self.clock.now(),
+        )
+
+    async def dispatch(self, case_id: str, surveyor: str) -> CaseDetail:
+        case = await dispatch_case(
+            self.session,
+            case_id,
+            surveyor_name=surveyor,
+            dispatched_by=self.user,
+            now=self.clock.now(),
+        )
+        return await self._detail(case)
+
+    async def read(self, case_id: str) -> CaseDetail:
+        """The case, if the user may see it (a surveyor only the cases dispatched to them)."""
+        case = await load_case(self.session, case_id)
+        ensure_case_visible(self.user, case)
+        return await self._detail(case)
+
+    async def review(
+        self, case_id: str, *, decision: str, reason: str | None, requested: Sequence[str]
+    ) -> ReviewOutcome:
+        now = self.clock.now()
+        review = await review_case(
+            self.session,
+            case_id,
+            reviewer=self.user,
+            decision=decision,
+            reason=reason,
+            requested=requested,
+            now=now,
+        )
+        computed = await case_computed(self.session, case_id)
+        assert computed is not None  # the review just recorded is in it
+        return ReviewOutcome(review, self._judged(computed.measures, now))
+
+    async def review_queue(self, *, limit: int, offset: int) -> list[QueueItem]:
+        return await review_queue(self.session, limit=limit, offset=offset)
+
+    async def board(self) -> Board:
+        now = self.clock.now()
+        return Board(now, await board(self.session, self.limits, now))
+
+    async def sla_report(
+        self, *, start: datetime, end: datetime, group_by: str
+    ) -> list[GroupStats]:
+        return await sla_report(
+            self.session,
+            start=start,
+            end=end,
+            group_by=group_by,
+            limits=self.limits,
+            now=self.clock.now(),
+        )
+
+    async def _detail(self, case: Case) -> CaseDetail:
+        detail = CaseDetail(case, [], None, [], None)
+        now = self.clock.now()
+        computed = await case_computed(self.session, case.id)
+        if computed is not None:
+            dispatches = computed.log.dispatches
+            detail.current_dispatch = len(dispatches) - 1 if dispatches else None
+            detail.events = list(computed.timeline)
+            detail.timings = self._judged(computed.measures, now)
+        detail.review = (await latest_reviews(self.session, [case.id])).get(case.id)
+        return detail
+
+    def _judged(self, measures: Sequence[Measure], now: datetime) -> list[Judged]:
+        return [(judge(m, self.limits, now), m.limit_key) for m in measures]
