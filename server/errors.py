@@ -20,19 +20,6 @@ from media.store import StoreUnavailable
 logger = logging.getLogger("kancha")
 
 
-class FieldError(HTTPException):
-    """400 naming the offending field (for checks beyond what the wire types can say)."""
-
-    status_code = HTTP_400_BAD_REQUEST
-
-    def __init__(self, field: str, message: str, status_code: int = HTTP_400_BAD_REQUEST):
-        super().__init__(
-            detail=f"{field}: {message}",
-            status_code=status_code,
-            extra=[{"key": field, "message": message}],
-        )
-
-
 def _error(status: int, detail: str, extra: Any = None) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {"status_code": status, "detail": detail}
     if extra:
