@@ -62,6 +62,21 @@ class Incoming:
 
 
 @dataclass(frozen=True)
+class Push:
+    """One push as the server takes it: who sent it, from which tablet, its clock's `sent_at`,
+    its decoded packets, and the server's time of receipt."""
+
+    surveyor: User
+    device_id: str
+    sent_at: datetime
+    packets: Sequence[Incoming]
+    now: datetime
+
+    def fields(self) -> tuple[User, str, datetime, Sequence[Incoming], datetime]:
+        return self.surveyor, self.device_id, self.sent_at, self.packets, self.now
+
+
+@dataclass(frozen=True)
 class Result:
     packet_id: str
     status: str  # accepted | duplicate | rejected
@@ -208,46 +223,27 @@ async def read_held(
     return held
 
 
-async def ingest_push(
-    session: AsyncSession,
-    *,
-    surveyor: User,
-    device_id: str,
-    sent_at: datetime,
-    packets: Sequence[Incoming],
-    now: datetime,
-) -> Outcome:
+async def ingest_push(session: AsyncSession, push: Push) -> Outcome:
     """Settle every packet of a push and bring what derives from them up to date (timings,
     last known positions, the pull feed); the caller commits before answering the tablet.
     """
-    outcome = await _settle(
-        session, surveyor=surveyor, device_id=device_id, sent_at=sent_at, packets=packets, now=now
-    )
+    outcome = await _settle(session, push)
     # Case locks in id order before the feed counter (see cases/changes.py).
     await lock_cases(session, outcome.changed_case_ids)
     await recalc_cases(session, outcome.milestone_case_ids)
     await record_track(session, outcome.track)
-    await cases_changed(session, outcome.changed_case_ids, now)
+    await cases_changed(session, outcome.changed_case_ids, push.now)
     return outcome
 
 
-async def _settle(
-    session: AsyncSession,
-    *,
-    surveyor: User,
-    device_id: str,
-    sent_at: datetime,
-    packets: Sequence[Incoming],
-    now: datetime,
-) -> Outcome:
+async def _settle(session: AsyncSession, push: Push) -> Outcome:
     """Decide every packet (sync/decide.py), then write what was decided."""
+    surveyor, device_id, sent_at, packets, now = push.fields()
     device = await _lock_device(session, device_id, surveyor, now)
     offset_ms = await _clock_offset(session, device_id, sent_at, now)
     decisions = decide_batch(packets, await read_held(session, device_id, packets, surveyor))
 
-    results = [
-        Result(p.packet_id, d.status, d.reason) for p, d in zip(packets, decisions, strict=True)
-    ]
+    results = results_of(packets, decisions)
     logged = [(p, d) for p, d in zip(packets, decisions, strict=True) if d.write == "log"]
     new_rows = [_log_row(p, d, surveyor, device_id, offset_ms, now) for p, d in logged]
     conflicts = [

@@ -7,17 +7,13 @@ one writer, and replays run at read speed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.models import User
 from sync.decide import decide_batch
 from sync.models import Device
 from sync.push import (
-    Incoming,
     Outcome,
+    Push,
     estimate_offset,
     media_wanted,
     read_held,
@@ -27,15 +23,7 @@ from sync.push import (
 from sync.settlement import settled_position
 
 
-async def replay_settled(
-    session: AsyncSession,
-    *,
-    surveyor: User,
-    device_id: str,
-    sent_at: datetime,
-    packets: Sequence[Incoming],
-    now: datetime,
-) -> Outcome | None:
+async def replay_settled(session: AsyncSession, push: Push) -> Outcome | None:
     """The answer to a push whose every packet is already settled, read without writing.
 
     A tablet that lost an answer re-sends the same batch; nothing in it changes anything,
@@ -43,6 +31,7 @@ async def replay_settled(
     anything in the push is new, or the device is not (yet) this surveyor's: then the
     push takes the full path, which also decides those cases.
     """
+    surveyor, device_id, sent_at, packets, now = push.fields()
     device = await session.get(Device, device_id)
     if not packets or device is None or device.surveyor_id != surveyor.id:
         return None

@@ -22,7 +22,7 @@ from cases.models import Case, Review, User
 from cases.reviews import latest_reviews
 from sync.cursors import cursor_key, make_cursor_key
 from sync.pull import pull_cases
-from sync.push import Incoming, Outcome, ingest_push
+from sync.push import Incoming, Outcome, Push, ingest_push
 from sync.replay import replay_settled
 
 
@@ -75,26 +75,12 @@ class SyncService:
         """Settle a decoded push (inside its turn): a replay is answered from a read, on
         SQLite without waiting for the one writer; anything new is ingested into the
         request's session, refused whole (409) if the device is another surveyor's."""
-        now = self.clock.now()
+        push = Push(self.surveyor, device_id, sent_at, packets, self.clock.now())
         async with self.sessions.session(write=False) as reader:
-            settled = await replay_settled(
-                reader,
-                surveyor=self.surveyor,
-                device_id=device_id,
-                sent_at=sent_at,
-                packets=packets,
-                now=now,
-            )
+            settled = await replay_settled(reader, push)
         if settled is not None:
             return settled
-        return await ingest_push(
-            self.session,
-            surveyor=self.surveyor,
-            device_id=device_id,
-            sent_at=sent_at,
-            packets=packets,
-            now=now,
-        )
+        return await ingest_push(self.session, push)
 
     async def pull(self, cursor: str | None) -> Pulled:
         """The surveyor's cases since `cursor` (all open ones without); a cursor this
