@@ -4,9 +4,9 @@ awaiting it. A return starts the `resubmit` timing; the next estimate ends it.""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,8 +17,9 @@ from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
 
 
-@dataclass(frozen=True)
-class QueueItem:
+class QueueEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """A case awaiting review, as the queue lists it (the wire type is this one)."""
+
     case_id: str
     case_no: str
     zone: str
@@ -85,7 +86,7 @@ async def latest_reviews(session: AsyncSession, case_ids: Collection[str]) -> di
     return latest
 
 
-async def review_queue(session: AsyncSession, *, limit: int, offset: int) -> list[QueueItem]:
+async def review_queue(session: AsyncSession, *, limit: int, offset: int) -> list[QueueEntry]:
     """Cases whose latest estimate awaits review, oldest estimate first."""
     rows = await session.execute(
         select(CaseProgress, Case.case_no, Case.zone, User.name)
@@ -97,7 +98,7 @@ async def review_queue(session: AsyncSession, *, limit: int, offset: int) -> lis
         .offset(offset)
     )
     return [
-        QueueItem(
+        QueueEntry(
             case_id=progress.case_id,
             case_no=case_no,
             zone=zone,

@@ -20,7 +20,7 @@ from cases.limits import Limits
 from cases.models import Case, Review, User
 from cases.recalc import case_computed
 from cases.reports import GroupStats, sla_report
-from cases.reviews import QueueItem, latest_reviews, review_case, review_queue
+from cases.reviews import QueueEntry, latest_reviews, review_case, review_queue
 from cases.timeline import Event
 from cases.timings import Measure, Timing, judge
 
@@ -121,7 +121,7 @@ class CaseService:
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
-    async def review_queue(self, *, limit: int, offset: int) -> list[QueueItem]:
+    async def review_queue(self, *, limit: int, offset: int) -> list[QueueEntry]:
         return await review_queue(self.session, limit=limit, offset=offset)
 
     async def board(self) -> Board:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -11,6 +10,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from cases.reviews import QueueEntry
 from cases.service import CaseService
 from cases.values import Decision, Reason
 from server.auth import roles
@@ -30,18 +30,6 @@ class ReviewResult(msgspec.Struct, kw_only=True):
     case_id: str
     review: ReviewView
     timings: list[TimingView]
-
-
-class QueueEntry(msgspec.Struct, kw_only=True):
-    case_id: str
-    case_no: str
-    zone: str
-    surveyor: str | None
-    estimate_packet_id: str
-    estimate_amount: float | None
-    estimate_at: datetime
-    photos: int
-    documents: int
 
 
 class QueueResponse(msgspec.Struct):
@@ -65,7 +53,7 @@ class ReviewController(Controller):
         offset: Annotated[int, QueryParameter(ge=0, le=10_000_000)] = 0,
     ) -> QueueResponse:
         items = await cases.review_queue(limit=limit, offset=offset)
-        return QueueResponse(msgspec.convert(items, list[QueueEntry], from_attributes=True))
+        return QueueResponse(items)
 
     @post(
         "/cases/{case_id:uuid}/review",
