@@ -123,6 +123,9 @@ def big_upload_rss(base: str, headers: dict, pid: int, folder: Path, mib: int) -
             block = os.urandom(MiB)
             f.write(block)
             digest.update(block)
+        tail = b"\n%%EOF\n"  # a PDF ends with its trailer, or it is refused as truncated
+        f.write(tail)
+        digest.update(tail)
     size = path.stat().st_size
     baseline = rss_kib(pid, "VmRSS")
     Path(f"/proc/{pid}/clear_refs").write_text("5")  # reset the peak (VmHWM) to now
