@@ -77,6 +77,10 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A surveyor's team (e.g. "ordinary", "large"): its limits may differ (cases/limits.py).
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A reviewer's approval authority in yuan (核损权限); None: no limit.
+    max_approve: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Case(Base):
@@ -91,6 +95,12 @@ class Case(Base):
     zone: Mapped[str] = mapped_column(String(20))
     plate: Mapped[str | None] = mapped_column(String(32), nullable=True)
     simple_procedure: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the accident happened, if known: a report long after it is 延时报案.
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Opened by a surveyor from the tablet (irregular report), not by a dispatcher.
+    self_reported: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Delegated to this branch by another (外地委托 received): who asked, their reference.
+    delegated_from: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(32), default="reported")
     # The surveyor the case is dispatched to now (the last dispatch), if any.
     surveyor_id: Mapped[int | None] = mapped_column(
@@ -119,6 +129,10 @@ class Dispatch(Base):
     surveyor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     dispatched_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # scene | estimate | resurvey | documents: only a scene dispatch restarts scene timings.
+    purpose: Mapped[str] = mapped_column(String(16), default="scene", server_default="scene")
+    # The surveyor's team when dispatched: the limits in force for this dispatch.
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     case: Mapped[Case] = relationship(back_populates="dispatches", lazy="raise")
     surveyor: Mapped[User] = relationship(foreign_keys=[surveyor_id], lazy="raise")
@@ -144,7 +158,7 @@ class Packet(Base):
     case_id: Mapped[str] = mapped_column(String(64))
     surveyor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))  # accepted | rejected
+    status: Mapped[str] = mapped_column(String(16))  # accepted | rejected | held
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # SHA-256 of the packet's canonical form: what decides duplicate against conflict.
     digest: Mapped[str] = mapped_column(String(64))
@@ -160,6 +174,29 @@ class Packet(Base):
     accuracy_m: Mapped[float | None] = mapped_column(Float, nullable=True)
     fix_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The tablet's monotonic clock (boot id, ms since boot) and the event time it gives
+    # when the push carried the same boot: exact across wall-clock corrections.
+    boot_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    elapsed_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    monotonic_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CaseAction(Base):
+    """The desk's acts on a case other than dispatch and review, append-only: `delegated`
+    (out-of-town survey arranged, to whom, their reference), `closed` (with the reason),
+    `reopened`. Timings and the case's state derive from them like from the packet log."""
+
+    __tablename__ = "case_actions"
+    __table_args__ = (Index("ix_case_actions_case_id_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    target: Mapped[str | None] = mapped_column(Text, nullable=True)  # delegated to whom
+    reference: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Counter(Base):
@@ -190,6 +227,8 @@ class Review(Base):
     # The estimate_submitted packet this decision is about.
     estimate_packet_id: Mapped[str] = mapped_column(String(64))
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # On an approval: the amount approved (核定), at most the estimate; the gap is 核减.
+    approved_amount: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class CaseTiming(Base):
@@ -201,6 +240,8 @@ class CaseTiming(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     limit_key: Mapped[str] = mapped_column(String(40))
+    # The team of the dispatch the timing belongs to: its limit may be the team's own.
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The dispatch the timing belongs to: what reports select by.
     dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -228,6 +269,8 @@ class CaseProgress(Base):
     # The branch rates of cases/rates.py; None while not decided or not counted.
     documents_on_site: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     first_scene: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Required on-site documents not photographed yet, comma-separated (the tablet's list).
+    missing_documents: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class SurveyorPosition(Base):

@@ -20,10 +20,28 @@ DESK_ROLES = frozenset({"reviewer", "dispatcher", "admin"})
 Zone = Literal["city", "suburban", "out_of_town"]
 ZONES: tuple[str, ...] = get_args(Zone)
 Decision = Literal["approved", "returned"]
-TimingName = Literal["accept", "contact", "arrival", "estimate", "resubmit", "front_end_cycle"]
+# Why a surveyor is sent (domain.md): only `scene` restarts the scene timings.
+Purpose = Literal["scene", "estimate", "resurvey", "documents"]
+PURPOSES: tuple[str, ...] = get_args(Purpose)
+# Case-level timings first (the customer's wait, the out-of-town delegation), then the
+# dispatch's, in lifecycle order. Tablets ignore names they do not know.
+TimingName = Literal[
+    "report_to_arrival",
+    "delegation",
+    "accept",
+    "contact",
+    "arrival",
+    "items_fixed",
+    "estimate",
+    "resubmit",
+    "front_end_cycle",
+]
 TIMING_NAMES: tuple[str, ...] = get_args(TimingName)
 TimingState = Literal["running", "met", "missed", "overdue"]
-TimeSource = Literal["gps", "device_corrected", "server_received"]
+# `device_monotonic`: the push's corrected time minus the tablet's monotonic elapsed time.
+TimeSource = Literal["gps", "device_monotonic", "device_corrected", "server_received"]
+# Desk acts recorded in case_actions.
+CaseActionKind = Literal["delegated", "closed", "reopened"]
 
 Lat = Annotated[float, msgspec.Meta(ge=-90, le=90, description="degrees, WGS-84")]
 Lon = Annotated[float, msgspec.Meta(ge=-180, le=180, description="degrees, WGS-84")]

@@ -26,6 +26,9 @@ Kind = Literal[
     "photo",
     "document",
     "survey_completed",
+    # Large cases (> 10,000 yuan): the car is taken apart, then labour and parts are fixed.
+    "disassembled",
+    "items_fixed",
     "estimate_submitted",
     "note",
 ]
