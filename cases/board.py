@@ -59,19 +59,33 @@ async def board(session: AsyncSession, limits: Limits, now: datetime) -> list[Bo
     cases = {
         r.id: BoardCase(r.id, r.case_no, r.zone, r.status, r.name, r.SurveyorPosition) for r in rows
     }
-    running: dict[str, list[CaseTiming]] = defaultdict(list)
     if cases:
-        for row in await session.scalars(
-            select(CaseTiming).where(CaseTiming.end_at.is_(None)).order_by(CaseTiming.case_id)
-        ):
-            if row.case_id in cases:
-                running[row.case_id].append(row)
-    for case_id, timing_rows in running.items():
-        timing_rows.sort(key=lambda r: TIMING_NAMES.index(r.name))
-        cases[case_id].running = [
-            (judge(stored_measure(r), limits, now), r.limit_key) for r in timing_rows
-        ]
+        for case_id, judged in (await running_timings(session, limits, now)).items():
+            if case_id in cases:
+                cases[case_id].running = judged
     return sorted(
         cases.values(),
         key=lambda c: (c.most_urgent is None, c.most_urgent or 0, c.case_no),
     )
+
+
+async def running_timings(
+    session: AsyncSession, limits: Limits, now: datetime, case_ids: list[str] | None = None
+) -> dict[str, list[tuple[Timing, str]]]:
+    """The running timings of these cases (all cases: None), judged by the server's clock,
+    in TIMING_NAMES order, each with its limit key."""
+    query = select(CaseTiming).where(CaseTiming.end_at.is_(None)).order_by(CaseTiming.case_id)
+    if case_ids is not None:
+        if not case_ids:
+            return {}
+        query = query.where(CaseTiming.case_id.in_(case_ids))
+    running: dict[str, list[CaseTiming]] = defaultdict(list)
+    for row in await session.scalars(query):
+        running[row.case_id].append(row)
+    judged = {}
+    for case_id, timing_rows in running.items():
+        timing_rows.sort(key=lambda r: TIMING_NAMES.index(r.name))
+        judged[case_id] = [
+            (judge(stored_measure(r), limits, now), r.limit_key) for r in timing_rows
+        ]
+    return judged

@@ -59,3 +59,14 @@ def first_scene(timeline: Sequence[Event], last: int) -> bool | None:
     if arrived is None:
         return None
     return not ({FAR_FROM_SCENE, ARRIVAL_WITHOUT_FIX} & set(arrived.flags))
+
+
+def missing_documents(case: CaseFacts, timeline: Sequence[Event], last: int) -> list[str]:
+    """The required on-site documents the current surveyor has not photographed yet
+    (simple-procedure cases; others have no on-site checklist): what the tablet shows."""
+    if not case.simple_procedure or last < 0:
+        return []
+    captured = {
+        e.category for e in timeline if e.dispatch == last and e.kind in ("photo", "document")
+    }
+    return sorted(REQUIRED_ON_SITE - captured)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.changes import lock_cases
 from cases.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
-from cases.rates import documents_on_site, first_scene
+from cases.rates import documents_on_site, first_scene, missing_documents
 from cases.sql import insert
 from cases.stages import stage
 from cases.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
@@ -156,6 +156,7 @@ def _progress_row(computed: Computed) -> dict[str, Any]:
         if last >= 0
         else None,
         first_scene=first_scene(timeline, last) if last >= 0 else None,
+        missing_documents=",".join(missing_documents(computed.log.facts, timeline, last)),
     )
 
 

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cases.board import running_timings
 from cases.clock import Clock
-from cases.models import Case, Review, User
+from cases.limits import Limits
+from cases.models import Case, CaseProgress, Review, User
 from cases.reviews import latest_reviews
+from cases.timings import Timing
 from sync.cursors import cursor_key, make_cursor_key
 from sync.pull import pull_cases
 from sync.push import Incoming, Outcome, Push, ingest_push
@@ -47,6 +51,10 @@ class Pulled:
     cursor: str
     cases: list[Case]
     reviews: dict[str, Review]
+    # Each case's running timings (judged now, with limit keys) and the required on-site
+    # documents still missing: what the surveyor must see on the tablet, offline too.
+    running: dict[str, list[tuple[Timing, str]]]
+    missing_documents: dict[str, list[str]]
 
 
 class SyncService:
@@ -59,6 +67,7 @@ class SyncService:
         limits: SyncLimits,
         push_turns: asyncio.Semaphore,
         surveyor: User,
+        timing_limits: Limits,
     ) -> None:
         self.session = session  # the request's: a writer for a push, committed by the server
         self.sessions = sessions
@@ -66,6 +75,7 @@ class SyncService:
         self.limits = limits
         self.push_turns = push_turns
         self.surveyor = surveyor
+        self.timing_limits = timing_limits
 
     def push_turn(self) -> asyncio.Semaphore:
         """Held (`async with`) while a push is decoded and settled."""
@@ -92,5 +102,15 @@ class SyncService:
                 key = await make_cursor_key(writer)
                 await writer.commit()
         next_cursor, cases = await pull_cases(self.session, self.surveyor, cursor, key)
-        reviews = await latest_reviews(self.session, [case.id for case in cases])
-        return Pulled(next_cursor, cases, reviews)
+        ids = [case.id for case in cases]
+        reviews = await latest_reviews(self.session, ids)
+        running = await running_timings(self.session, self.timing_limits, self.clock.now(), ids)
+        missing: dict[str, list[str]] = {}
+        if ids:
+            rows = await self.session.execute(
+                select(CaseProgress.case_id, CaseProgress.missing_documents).where(
+                    CaseProgress.case_id.in_(ids)
+                )
+            )
+            missing = {case_id: [c for c in text.split(",") if c] for case_id, text in rows}
+        return Pulled(next_cursor, cases, reviews, running, missing)

@@ -8,6 +8,7 @@ published through a documentation-only dependency (see `_documents_push_body`).
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -19,9 +20,10 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock
+from cases.limits import Limits
 from cases.models import User
 from cases.refusal import Refusal
-from cases.values import AwareTime, Identifier, time_out_of_range
+from cases.values import AwareTime, Identifier, TimingName, TimingState, time_out_of_range
 from server.auth import roles
 from server.db import Database
 from server.openapi import PushOperation, errors
@@ -65,9 +67,24 @@ class PushResponse(msgspec.Struct):
     media_wanted: list[str]
 
 
+class RunningTiming(msgspec.Struct, kw_only=True):
+    """A timing still running, as the tablet shows it: when it falls due, how long is left
+    (negative: overdue by that much) by the server's clock at the pull."""
+
+    name: TimingName
+    limit_key: str
+    start: datetime
+    due_at: datetime
+    seconds_left: int
+    state: TimingState
+
+
 class PullCase(CaseView, kw_only=True):
     # False when the case was re-dispatched to someone else: the tablet should drop it.
     assigned_to_you: bool
+    running: list[RunningTiming] = []
+    # Required on-site documents (simple procedure) not photographed yet.
+    missing_documents: list[str] = []
 
 
 class PullResponse(msgspec.Struct):
@@ -125,6 +142,7 @@ def provide_sync_service(
     settings: NamedDependency[Settings],
     push_turns: NamedDependency[asyncio.Semaphore],
     user: NamedDependency[User],
+    limits: NamedDependency[Limits],
 ) -> SyncService:
     """The request's sync, for the surveyor it authenticates."""
     return SyncService(
@@ -134,6 +152,7 @@ def provide_sync_service(
         limits=SyncLimits(settings.max_batch_packets, settings.max_batch_bytes),
         push_turns=push_turns,
         surveyor=user,
+        timing_limits=limits,
     )
 
 
@@ -186,6 +205,18 @@ class SyncController(Controller):
                 PullCase(
                     **msgspec.structs.asdict(case_view(case, pulled.reviews.get(case.id))),
                     assigned_to_you=case.surveyor_id == sync.surveyor.id,
+                    running=[
+                        RunningTiming(
+                            name=t.name,
+                            limit_key=key,
+                            start=t.start,
+                            due_at=t.start + timedelta(seconds=t.limit_seconds),
+                            seconds_left=t.seconds_left,
+                            state=t.state,
+                        )
+                        for t, key in pulled.running.get(case.id, [])
+                    ],
+                    missing_documents=pulled.missing_documents.get(case.id, []),
                 )
                 for case in pulled.cases
             ],
