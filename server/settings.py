@@ -32,19 +32,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_url: str = ""
     # Overrides of the service-time limits, in seconds, e.g. {"arrival.city": 1800}.
     limits: dict[str, int] = {}
-    # The same per team and per zone, e.g. {"ordinary": {"arrival.city": 1200}}; a team's
-    # own limit wins over its zone's, the zone's over the global one.
-    team_limits: dict[str, dict[str, int]] = {}
-    zone_limits: dict[str, dict[str, int]] = {}
     # Estimate tiers in yuan: {"small_max": 2000, "large_above": 10000} (2,000 is small).
     estimate_tiers: dict[str, int] = {}
-    # Packets a surveyor sends for a case before it is dispatched to them are held; a
-    # dispatch to them within this window brings them into the timeline (irregular report).
-    irregular_window_seconds: int = 24 * 3600
     # A report this long after the accident (the case's occurred_at) is flagged late_report.
     late_report_seconds: int = 48 * 3600
-    # A GPS fix older than its event by more than this is a stale (cached) fix: flagged.
-    stale_fix_seconds: int = 300
     # Push batches beyond these are refused whole (413).
     max_batch_packets: int = 500
     max_batch_bytes: int = 5 * MiB
@@ -85,7 +76,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if name not in env or env[name] == "":
                 continue
             value: object = env[name]
-            if field.type in (dict[str, int], dict[str, dict[str, int]]):
+            if field.type == dict[str, int]:
                 try:
                     value = msgspec.json.decode(env[name])
                 except msgspec.DecodeError as exc:
