@@ -39,6 +39,7 @@ PACKET_COLUMNS = (
     Packet.lon,
     Packet.accuracy_m,
     Packet.category,
+    Packet.status,
     Packet.body_format,
     # Only estimates need their body (the amount): the rest stay on disk.
     case((Packet.kind == "estimate_submitted", Packet.body), else_=None).label("body"),
@@ -99,7 +100,11 @@ async def load_logs(
         logs[row.case_id].reviews.append(
             ReviewFact(row.decision, row.reviewed_at, row.estimate_packet_id)
         )
-    packets = select(*PACKET_COLUMNS).where(Packet.case_id.in_(ids), Packet.status == "accepted")
+    # Held packets (irregular reports) join the timeline once a dispatch to their sender
+    # follows in time (cases/timeline.py).
+    packets = select(*PACKET_COLUMNS).where(
+        Packet.case_id.in_(ids), Packet.status.in_(("accepted", "held"))
+    )
     if not track:
         packets = packets.where(Packet.kind != TRACK)
     for row in await session.execute(packets):

@@ -34,6 +34,9 @@ from cases.geo import distance_m
 
 TRACK = "position"  # the kind of packet that is track, not milestone
 FIX_AGREEMENT = timedelta(minutes=5)
+# A packet held because its case was not dispatched to its sender (an irregular report)
+# joins the timeline when a dispatch to the sender follows within this long of its receipt.
+IRREGULAR_WINDOW = timedelta(hours=24)
 FAR_FROM_SCENE_M = 500.0
 
 # Event flags (also carried into the timings these events end).
@@ -46,6 +49,8 @@ GPS_TIME_IMPLAUSIBLE = "gps_time_implausible"  # fix_time given but not believed
 DEVICE_TIME_AFTER_RECEIPT = "device_time_after_receipt"  # corrected clock in the future
 TIME_BEFORE_PREVIOUS = "time_before_previous"  # earlier than the device's previous seq
 NOT_DISPATCHED_SURVEYOR = "not_dispatched_surveyor"  # sender did not hold the case then
+# Sent before the dispatch reached the system, which then followed: legitimate (不规则报案).
+BEFORE_DISPATCH_IRREGULAR = "before_dispatch_irregular"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class Event:
     flags: list[str] = field(default_factory=list)
     # Index of the dispatch this event answers (None: its sender did not hold the case).
     dispatch: int | None = None
+    # Held on arrival (its case was not dispatched to the sender yet): an irregular report.
+    held: bool = False
 
 
 def event_time(row: Any) -> tuple[datetime, str, list[str]]:
@@ -133,6 +140,7 @@ def to_event(row: Any) -> Event:
         category=row.category,
         amount=amount,
         flags=flags,
+        held=getattr(row, "status", "accepted") == "held",
     )
 
 
@@ -154,7 +162,13 @@ def build_timeline(
     """
     by_device: dict[str, list[Event]] = {}
     for row in rows:
-        by_device.setdefault(row.device_id, []).append(to_event(row))
+        event = to_event(row)
+        if event.held:
+            answered = _irregular_dispatch(dispatches, event)
+            if answered is None:
+                continue  # no dispatch followed (yet): it stays out of the timeline
+            event.dispatch = answered
+        by_device.setdefault(row.device_id, []).append(event)
     streams = []
     for device_id in sorted(by_device):
         events = sorted(by_device[device_id], key=lambda e: e.seq)
@@ -169,7 +183,25 @@ def build_timeline(
     return timeline
 
 
+def _irregular_dispatch(dispatches: Sequence[DispatchFact], event: Event) -> int | None:
+    """The first dispatch to a held event's sender made within IRREGULAR_WINDOW after the
+    server received it: the one the event answers. None: it stays held, out of the timeline."""
+    for index, dispatch in enumerate(dispatches):
+        if (
+            dispatch.surveyor_id == event.surveyor_id
+            and event.received_at <= dispatch.dispatched_at <= event.received_at + IRREGULAR_WINDOW
+        ):
+            return index
+    return None
+
+
 def _judge(case: CaseFacts, dispatches: Sequence[DispatchFact], event: Event) -> None:
+    if event.held and event.dispatch is not None:
+        event.flags.append(BEFORE_DISPATCH_IRREGULAR)
+        if event.time < case.reported_at:
+            event.flags.append(BEFORE_REPORT)
+        _judge_arrival(case, event)
+        return
     index = _in_effect(dispatches, event.received_at)
     if index is None or dispatches[index].surveyor_id != event.surveyor_id:
         event.flags.append(NOT_DISPATCHED_SURVEYOR)
@@ -187,6 +219,10 @@ def _judge(case: CaseFacts, dispatches: Sequence[DispatchFact], event: Event) ->
             event.flags.append(BEFORE_DISPATCH)
     if event.time < case.reported_at:
         event.flags.append(BEFORE_REPORT)
+    _judge_arrival(case, event)
+
+
+def _judge_arrival(case: CaseFacts, event: Event) -> None:
     if event.kind == "arrived":
         if event.lat is None or event.lon is None:
             event.flags.append(ARRIVAL_WITHOUT_FIX)

@@ -15,8 +15,14 @@ from typing import Literal, Protocol
 CONFLICT = "conflict"
 UNKNOWN_CASE = "unknown case"
 NOT_YOURS = "case not dispatched to this surveyor"
+# An irregular report (不规则报案): the surveyor went before the dispatch reached the system.
+# The packet is kept and settles its seq; a dispatch to its sender soon after brings it into
+# the timeline (cases/timeline.py IRREGULAR_WINDOW), otherwise it stays out.
+HELD = "case not dispatched to this surveyor (yet): held until it is"
 
-Status = Literal["accepted", "duplicate", "rejected"]
+# `held` is an addition to protocol v1: a tablet that does not know it treats it like any
+# settled packet (it is under acked_through).
+Status = Literal["accepted", "duplicate", "rejected", "held"]
 
 
 class Candidate(Protocol):
@@ -40,7 +46,7 @@ class Prior:
 
     device_id: str
     digest: str
-    status: Literal["accepted", "rejected"]
+    status: Literal["accepted", "rejected", "held"]
     reason: str | None = None
 
 
@@ -83,7 +89,7 @@ def decide(packet: Candidate, held: Held) -> Decision:
     if packet.case_id not in held.known_cases:
         return Decision("rejected", UNKNOWN_CASE, "log")
     if packet.case_id not in held.ever_mine:
-        return Decision("rejected", NOT_YOURS, "log")
+        return Decision("held", HELD, "log")
     return Decision("accepted", None, "log")
 
 
@@ -95,7 +101,7 @@ def decide_batch(packets: Iterable[Candidate], held: Held) -> list[Decision]:
     for packet in packets:
         decision = decide(packet, held)
         if decision.write == "log":
-            status = "rejected" if decision.status == "rejected" else "accepted"
+            status = decision.status if decision.status in ("rejected", "held") else "accepted"
             held.by_id[packet.packet_id] = Prior(
                 held.device_id, packet.digest, status, decision.reason
             )

@@ -274,7 +274,7 @@ async def _settle(session: AsyncSession, push: Push) -> Outcome:
     media_rows = [
         dict(packet_id=r["packet_id"], sha256=sha, case_id=r["case_id"], category=r["category"])
         for r, (p, _) in zip(new_rows, logged, strict=True)
-        if r["status"] == "accepted" and r["packet_id"] not in lost
+        if r["status"] in ("accepted", "held") and r["packet_id"] not in lost
         for sha in dict.fromkeys(p.packet.media)
     ]
     if media_rows:
@@ -314,7 +314,7 @@ def results_of(packets: Sequence[Incoming], decisions: Sequence[Decision]) -> li
 
 def referenced_media(packets: Sequence[Incoming], results: Sequence[Result]) -> list[str]:
     """The media that packets taken (accepted now, or before: duplicates) refer to."""
-    taken = ("accepted", "duplicate")
+    taken = ("accepted", "duplicate", "held")
     pairs = zip(packets, results, strict=True)
     return [sha for p, r in pairs if r.status in taken for sha in p.packet.media]
 

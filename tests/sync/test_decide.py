@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sync.decide import (
     CONFLICT,
-    NOT_YOURS,
+    HELD,
     UNKNOWN_CASE,
     Decision,
     Held,
@@ -82,8 +82,10 @@ def test_a_packet_for_an_unknown_case_is_logged_as_rejected():
     )
 
 
-def test_a_packet_for_a_case_never_dispatched_to_the_sender_is_logged_as_rejected():
-    assert decide(Sent("p1", 1, case_id="case-2"), held()) == Decision("rejected", NOT_YOURS, "log")
+def test_a_packet_for_a_case_never_dispatched_to_the_sender_is_logged_as_held():
+    # Issue 12: an irregular report is held (it may join once a dispatch follows), no
+    # longer rejected for ever.
+    assert decide(Sent("p1", 1, case_id="case-2"), held()) == Decision("held", HELD, "log")
 
 
 def test_a_new_packet_for_a_case_of_the_sender_is_accepted():

@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from cases.models import Packet
 from media.models import PacketMedia
+from sync.decide import HELD
 from sync.models import ClockSample, Device
 from tests.factories import count, dispatched_case, new_id, open_case, packet, push, push_body
 
@@ -159,7 +160,7 @@ async def test_another_packet_under_a_held_seq_is_a_conflict(client, tokens, db)
     assert await count(db, Packet) == 1
 
 
-async def test_packet_for_unknown_or_foreign_case_is_rejected_and_settled(client, tokens, db):
+async def test_packet_for_unknown_or_foreign_case_is_settled_rejected_or_held(client, tokens, db):
     mine = await dispatched_case(client, tokens, surveyor="sv1")
     theirs = await dispatched_case(client, tokens, surveyor="sv2")
     undispatched = await open_case(client, tokens["disp"])
@@ -175,8 +176,8 @@ async def test_packet_for_unknown_or_foreign_case_is_rejected_and_settled(client
     assert [(r["status"], r.get("reason")) for r in out["results"]] == [
         ("accepted", None),
         ("rejected", "unknown case"),
-        ("rejected", "case not dispatched to this surveyor"),
-        ("rejected", "case not dispatched to this surveyor"),
+        ("held", HELD),
+        ("held", HELD),
         ("accepted", None),
     ]
     assert out["acked_through"] == 5 and out["missing"] == []  # rejections are settled
@@ -184,14 +185,15 @@ async def test_packet_for_unknown_or_foreign_case_is_rejected_and_settled(client
         statuses = dict(
             (await session.execute(select(Packet.seq, Packet.status).order_by(Packet.seq))).all()
         )
-    assert statuses == {1: "accepted", 2: "rejected", 3: "rejected", 4: "rejected", 5: "accepted"}
-    # sending it again gets the same rejection, even now that the case would be acceptable
-    await client.post(
-        f"/v1/cases/{undispatched['id']}/dispatch", json={"surveyor": "sv1"}, headers=tokens["disp"]
-    )
-    again = (await push(client, tokens["sv1"], push_body(device, packets[3:4]))).json()
-    assert again["results"][0]["status"] == "rejected"
-    assert again["results"][0]["reason"] == "case not dispatched to this surveyor"
+    assert statuses == {1: "accepted", 2: "rejected", 3: "held", 4: "held", 5: "accepted"}
+    # sending them again: the unknown case's packet gets the same rejection, a held one is
+    # stored, so a duplicate
+    again = (await push(client, tokens["sv1"], push_body(device, packets[1:4]))).json()
+    assert [(r["status"], r.get("reason")) for r in again["results"]] == [
+        ("rejected", "unknown case"),
+        ("duplicate", None),
+        ("duplicate", None),
+    ]
 
 
 async def test_acked_through_stops_at_the_first_hole_and_missing_lists_them(client, tokens):
