@@ -14,7 +14,16 @@ from litestar.params import FromPath, JSONBody
 from cases.dispatch import ensure_case_visible as ensure_case_visible  # for media's routes
 from cases.models import Case, Review
 from cases.service import CaseDetail, CaseService
-from cases.values import Address, AwareTime, CaseNo, Location, Plate, UserName, Zone
+from cases.values import (
+    Address,
+    AwareTime,
+    CaseNo,
+    Location,
+    Plate,
+    Reason,
+    UserName,
+    Zone,
+)
 from server.auth import roles
 from server.openapi import errors
 from server.routes.timing_views import (
@@ -40,6 +49,15 @@ class NewCase(msgspec.Struct, kw_only=True):
 
 class DispatchRequest(msgspec.Struct):
     surveyor: UserName
+
+
+class CloseRequest(msgspec.Struct):
+    # Needed unless the case is approved: why it closes (withdrawn, claim rejected, ...).
+    reason: Reason | None = None
+
+
+class ReopenRequest(msgspec.Struct):
+    reason: Reason | None = None
 
 
 class DispatchView(msgspec.Struct):
@@ -133,6 +151,36 @@ class CaseController(Controller):
         cases: NamedDependency[CaseService],
     ) -> CaseView:
         return case_detail(await cases.dispatch(str(case_id), data.surveyor))
+
+    @post(
+        "/{case_id:uuid}/close",
+        guards=[roles("dispatcher")],
+        status_code=200,
+        summary="Close a case (once approved, or with a reason); it leaves board and pull",
+        responses=errors(400, 403, 404, 409),
+    )
+    async def close(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[CloseRequest],
+        cases: NamedDependency[CaseService],
+    ) -> CaseView:
+        return case_detail(await cases.close(str(case_id), data.reason))
+
+    @post(
+        "/{case_id:uuid}/reopen",
+        guards=[roles("dispatcher")],
+        status_code=200,
+        summary="Reopen a closed case",
+        responses=errors(400, 403, 404, 409),
+    )
+    async def reopen(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[ReopenRequest],
+        cases: NamedDependency[CaseService],
+    ) -> CaseView:
+        return case_detail(await cases.reopen(str(case_id), data.reason))
 
     @get(
         "/{case_id:uuid}",

@@ -1,0 +1,76 @@
+"""Closing and reopening a case (结案 / 重开): the end of the case's life at the desk.
+
+A case closes once its estimate is approved, or earlier with a reason (the claim withdrawn or
+rejected, a duplicate report). A closed case leaves the board and the tablets' first pull;
+the change feed moves it, so a tablet that holds it hears once that it was closed. It stays
+readable and in the reports. Both acts are kept in `case_actions`, append-only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases.changes import cases_changed
+from cases.dispatch import CaseNotFound, load_case
+from cases.models import Case, CaseAction, Dispatch, User
+from cases.recalc import recalc_cases
+from cases.refusal import Conflict, Refusal
+
+
+async def _locked(session: AsyncSession, case_id: str) -> Case:
+    case = await session.scalar(select(Case).where(Case.id == case_id).with_for_update())
+    if case is None:
+        raise CaseNotFound(case_id)
+    return case
+
+
+async def close_case(
+    session: AsyncSession, case_id: str, *, by: User, reason: str | None, now: datetime
+) -> Case:
+    """Close the case: allowed once approved, before that only with a reason."""
+    case = await _locked(session, case_id)
+    if case.status == "closed":
+        raise Conflict("case", "the case is already closed")
+    reason = (reason or "").strip() or None
+    if case.status != "approved" and reason is None:
+        raise Refusal(
+            "reason",
+            f"the case is {case.status}, not approved: closing it needs a reason "
+            "(e.g. withdrawn, claim rejected)",
+        )
+    session.add(CaseAction(case_id=case.id, kind="closed", at=now, by_id=by.id, reason=reason))
+    case.status = "closed"
+    case.updated_at = now
+    await session.flush()
+    await cases_changed(session, [case.id], now)
+    session.expire(case)
+    return await load_case(session, case_id)
+
+
+async def reopen_case(
+    session: AsyncSession, case_id: str, *, by: User, reason: str | None, now: datetime
+) -> Case:
+    """Reopen a closed case: its status is derived from its log again."""
+    case = await _locked(session, case_id)
+    if case.status != "closed":
+        raise Conflict("case", f"the case is not closed (it is {case.status})")
+    session.add(
+        CaseAction(
+            case_id=case.id,
+            kind="reopened",
+            at=now,
+            by_id=by.id,
+            reason=(reason or "").strip() or None,
+        )
+    )
+    dispatched = await session.scalar(select(Dispatch.id).where(Dispatch.case_id == case.id))
+    case.status = "dispatched" if dispatched is not None else "reported"
+    case.updated_at = now
+    await session.flush()
+    await recalc_cases(session, [case.id])  # the stage the log gives, from `dispatched`
+    await cases_changed(session, [case.id], now)
+    session.expire(case)
+    return await load_case(session, case_id)
