@@ -1,9 +1,10 @@
-"""Closing and reopening a case (结案 / 重开): the end of the case's life at the desk.
+"""The desk's acts on a case besides dispatch and review: delegating an out-of-town case
+(外地委托), closing (结案) and reopening it.
 
 A case closes once its estimate is approved, or earlier with a reason (the claim withdrawn or
 rejected, a duplicate report). A closed case leaves the board and the tablets' first pull;
 the change feed moves it, so a tablet that holds it hears once that it was closed. It stays
-readable and in the reports. Both acts are kept in `case_actions`, append-only.
+readable and in the reports. Every act is kept in `case_actions`, append-only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.changes import cases_changed
+from cases.delegation import DELEGATED
 from cases.dispatch import CaseNotFound, load_case
 from cases.models import Case, CaseAction, Dispatch, User
 from cases.recalc import recalc_cases
@@ -71,6 +73,47 @@ async def reopen_case(
     case.updated_at = now
     await session.flush()
     await recalc_cases(session, [case.id])  # the stage the log gives, from `dispatched`
+    await cases_changed(session, [case.id], now)
+    session.expire(case)
+    return await load_case(session, case_id)
+
+
+async def delegate_case(
+    session: AsyncSession,
+    case_id: str,
+    *,
+    by: User,
+    to: str,
+    reference: str | None,
+    now: datetime,
+) -> Case:
+    """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
+    case = await _locked(session, case_id)
+    if case.zone != "out_of_town":
+        raise Conflict("case", f"only out-of-town cases are delegated; this one is {case.zone}")
+    if case.status == "closed":
+        raise Conflict("case", "the case is closed")
+    to = to.strip()
+    if not to:
+        raise Refusal("to", "must name who the survey is delegated to")
+    held = await session.scalar(
+        select(CaseAction.id).where(CaseAction.case_id == case.id, CaseAction.kind == DELEGATED)
+    )
+    if held is not None:
+        raise Conflict("case", "the case is already delegated")
+    session.add(
+        CaseAction(
+            case_id=case.id,
+            kind=DELEGATED,
+            at=now,
+            by_id=by.id,
+            target=to,
+            reference=(reference or "").strip() or None,
+        )
+    )
+    case.updated_at = now
+    await session.flush()
+    await recalc_cases(session, [case.id])
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

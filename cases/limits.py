@@ -18,9 +18,9 @@ DEFAULT_LIMITS: dict[str, int] = {
     "contact": 5 * MINUTE,
     "arrival.city": 30 * MINUTE,
     "arrival.suburban": 60 * MINUTE,
-    # Out-of-town (外地委托): the delegated survey is to be arranged within 60 min; the
-    # delegate's arrival is what the tablet reports.
-    "arrival.out_of_town": 60 * MINUTE,
+    # Out-of-town (外地委托): the delegated survey is to be arranged within 60 min of the
+    # dispatch; the delegate sends nothing, so the dispatcher's `delegate` ends it.
+    "delegation": 60 * MINUTE,
     # < 2,000 yuan: on site, before the surveyor leaves (2 h from arrival).
     "estimate.small": 2 * HOUR,
     # 2,000 - 10,000 yuan: 24 h from the survey's completion.
@@ -39,6 +39,13 @@ LARGE_ABOVE = 10_000
 MAX_LIMIT = 366 * DAY
 
 
+# Keys that no longer exist, with what replaced them.
+RENAMED = {
+    "arrival.out_of_town": "out-of-town cases are timed by `delegation` (dispatch -> "
+    "delegated survey arranged), not by an arrival the delegate never sends",
+}
+
+
 class LimitsError(ValueError):
     """An override that cannot be used; the message names the key."""
 
@@ -49,6 +56,8 @@ class Limits:
     def __init__(self, overrides: Mapping[str, int] | None = None) -> None:
         table = dict(DEFAULT_LIMITS)
         for key, value in (overrides or {}).items():
+            if key in RENAMED:
+                raise LimitsError(f"{key}: {RENAMED[key]}")
             if key not in DEFAULT_LIMITS:
                 known = ", ".join(DEFAULT_LIMITS)
                 raise LimitsError(f"unknown timing limit {key!r} (known: {known})")

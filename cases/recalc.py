@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.changes import lock_cases
-from cases.models import Case, CaseProgress, CaseTiming, Dispatch, Packet, Review, SurveyorPosition
+from cases.delegation import ActionFact, delegation_measure
+from cases.models import (
+    Case,
+    CaseAction,
+    CaseProgress,
+    CaseTiming,
+    Dispatch,
+    Packet,
+    Review,
+    SurveyorPosition,
+)
 from cases.rates import documents_on_site, first_scene, missing_documents
 from cases.sql import insert
 from cases.stages import stage
@@ -54,6 +64,7 @@ class CaseLog:
     dispatches: list[DispatchFact]
     reviews: list[ReviewFact]
     rows: list[Any]
+    actions: list[Any] = field(default_factory=list)  # ActionFact (cases/delegation.py)
 
 
 @dataclass
@@ -66,9 +77,12 @@ class Computed:
 
 def compute(case_id: str, log: CaseLog) -> Computed:
     timeline = build_timeline(log.facts, log.rows, log.dispatches)
-    return Computed(
-        case_id, timeline, measure(log.facts, timeline, log.dispatches, log.reviews), log
-    )
+    measures = measure(log.facts, timeline, log.dispatches, log.reviews)
+    actions = [ActionFact(a.kind, a.at) for a in log.actions]
+    delegation = delegation_measure(log.facts, log.dispatches, actions)
+    if delegation is not None:
+        measures.insert(0, delegation)
+    return Computed(case_id, timeline, measures, log)
 
 
 async def load_logs(
@@ -102,6 +116,12 @@ async def load_logs(
         )
     # Held packets (irregular reports) join the timeline once a dispatch to their sender
     # follows in time (cases/timeline.py).
+    for row in await session.execute(
+        select(CaseAction.case_id, CaseAction.kind, CaseAction.at)
+        .where(CaseAction.case_id.in_(ids))
+        .order_by(CaseAction.case_id, CaseAction.id)
+    ):
+        logs[row.case_id].actions.append(row)
     packets = select(*PACKET_COLUMNS).where(
         Packet.case_id.in_(ids), Packet.status.in_(("accepted", "held"))
     )
@@ -120,9 +140,11 @@ async def case_computed(session: AsyncSession, case_id: str) -> Computed | None:
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
-    if not computed.log.dispatches:
+    if not computed.measures:
         return []
-    dispatched_at = computed.log.dispatches[-1].dispatched_at
+    dispatches = computed.log.dispatches
+    # A case delegated before any dispatch is selected by its report time.
+    dispatched_at = dispatches[-1].dispatched_at if dispatches else computed.log.facts.reported_at
     return [
         dict(
             case_id=computed.case_id,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.board import BoardCase, board
 from cases.clock import Clock
-from cases.closing import close_case, reopen_case
+from cases.closing import close_case, delegate_case, reopen_case
 from cases.dispatch import dispatch_case, ensure_case_visible, load_case, open_case
 from cases.limits import Limits
 from cases.models import Case, Review, User
@@ -108,6 +108,12 @@ class CaseService:
     async def reopen(self, case_id: str, reason: str | None) -> CaseDetail:
         case = await reopen_case(
             self.session, case_id, by=self.user, reason=reason, now=self.clock.now()
+        )
+        return await self._detail(case)
+
+    async def delegate(self, case_id: str, to: str, reference: str | None) -> CaseDetail:
+        case = await delegate_case(
+            self.session, case_id, by=self.user, to=to, reference=reference, now=self.clock.now()
         )
         return await self._detail(case)
 

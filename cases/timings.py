@@ -105,11 +105,14 @@ def measure(
     out = [
         _ended(Measure("accept", "accept", dispatched_at), _first(current, "accepted")),
         _ended(Measure("contact", "contact", dispatched_at), _first(current, "contacted")),
-        _ended(
-            Measure("arrival", f"arrival.{case.zone}", dispatched_at),
-            _first(current, "arrived"),
-        ),
     ]
+    if case.zone != "out_of_town":  # timed by the delegation instead (cases/delegation.py)
+        out.append(
+            _ended(
+                Measure("arrival", f"arrival.{case.zone}", dispatched_at),
+                _first(current, "arrived"),
+            )
+        )
     arrived = _first(current, "arrived")
     estimate = _first(current, "estimate_submitted")
     if estimate is not None and estimate.amount is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
@@ -15,6 +16,7 @@ from cases.dispatch import ensure_case_visible as ensure_case_visible  # for med
 from cases.models import Case, Review
 from cases.service import CaseDetail, CaseService
 from cases.values import (
+    NO_NUL,
     Address,
     AwareTime,
     CaseNo,
@@ -54,6 +56,12 @@ class DispatchRequest(msgspec.Struct):
 class CloseRequest(msgspec.Struct):
     # Needed unless the case is approved: why it closes (withdrawn, claim rejected, ...).
     reason: Reason | None = None
+
+
+class DelegateRequest(msgspec.Struct):
+    # Who surveys for us (another branch or insurer), and their reference for the case.
+    to: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
+    reference: Annotated[str, msgspec.Meta(max_length=200, pattern=NO_NUL)] | None = None
 
 
 class ReopenRequest(msgspec.Struct):
@@ -166,6 +174,21 @@ class CaseController(Controller):
         cases: NamedDependency[CaseService],
     ) -> CaseView:
         return case_detail(await cases.close(str(case_id), data.reason))
+
+    @post(
+        "/{case_id:uuid}/delegate",
+        guards=[roles("dispatcher")],
+        status_code=200,
+        summary="Record the delegated survey of an out-of-town case (ends `delegation`)",
+        responses=errors(400, 403, 404, 409),
+    )
+    async def delegate(
+        self,
+        case_id: FromPath[UUID],
+        data: JSONBody[DelegateRequest],
+        cases: NamedDependency[CaseService],
+    ) -> CaseView:
+        return case_detail(await cases.delegate(str(case_id), data.to, data.reference))
 
     @post(
         "/{case_id:uuid}/reopen",

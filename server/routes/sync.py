@@ -8,7 +8,6 @@ published through a documentation-only dependency (see `_documents_push_body`).
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
 from typing import Annotated
 
 import msgspec
@@ -23,10 +22,11 @@ from cases.clock import Clock
 from cases.limits import Limits
 from cases.models import User
 from cases.refusal import Refusal
-from cases.values import AwareTime, Identifier, TimingName, TimingState, time_out_of_range
+from cases.values import AwareTime, Identifier, time_out_of_range
 from server.auth import roles
 from server.db import Database
 from server.openapi import PushOperation, errors
+from server.routes.board import RunningTiming, running_timing
 from server.routes.cases import CaseView, case_view
 from server.settings import Settings
 from sync import wire
@@ -67,21 +67,10 @@ class PushResponse(msgspec.Struct):
     media_wanted: list[str]
 
 
-class RunningTiming(msgspec.Struct, kw_only=True):
-    """A timing still running, as the tablet shows it: when it falls due, how long is left
-    (negative: overdue by that much) by the server's clock at the pull."""
-
-    name: TimingName
-    limit_key: str
-    start: datetime
-    due_at: datetime
-    seconds_left: int
-    state: TimingState
-
-
 class PullCase(CaseView, kw_only=True):
     # False when the case was re-dispatched to someone else: the tablet should drop it.
     assigned_to_you: bool
+    # Each timing still running, when it falls due and what is left (as on the board).
     running: list[RunningTiming] = []
     # Required on-site documents (simple procedure) not photographed yet.
     missing_documents: list[str] = []
@@ -205,17 +194,7 @@ class SyncController(Controller):
                 PullCase(
                     **msgspec.structs.asdict(case_view(case, pulled.reviews.get(case.id))),
                     assigned_to_you=case.surveyor_id == sync.surveyor.id,
-                    running=[
-                        RunningTiming(
-                            name=t.name,
-                            limit_key=key,
-                            start=t.start,
-                            due_at=t.start + timedelta(seconds=t.limit_seconds),
-                            seconds_left=t.seconds_left,
-                            state=t.state,
-                        )
-                        for t, key in pulled.running.get(case.id, [])
-                    ],
+                    running=[running_timing(t, key) for t, key in pulled.running.get(case.id, [])],
                     missing_documents=pulled.missing_documents.get(case.id, []),
                 )
                 for case in pulled.cases

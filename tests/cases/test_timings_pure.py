@@ -59,7 +59,7 @@ def test_defaults_are_the_domain_table_and_overrides_apply_by_key():
         "contact",
         "arrival.city",
         "arrival.suburban",
-        "arrival.out_of_town",
+        "delegation",
         "estimate.small",
         "estimate.medium",
         "estimate.large",
