@@ -120,6 +120,7 @@ async def dispatch_case(
     surveyor_name: str,
     dispatched_by: User,
     now: datetime,
+    purpose: str = "scene",
 ) -> Case:
     """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
 
@@ -143,13 +144,15 @@ async def dispatch_case(
             surveyor_id=surveyor.id,
             dispatched_by=dispatched_by.id,
             dispatched_at=now,
+            purpose=purpose,
+            team=surveyor.team,
         )
     )
     case.surveyor_id = surveyor.id
     case.status = "dispatched"
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])  # a re-dispatch restarts the timings
+    await recalc_cases(session, [case.id])  # a scene re-dispatch restarts the scene timings
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

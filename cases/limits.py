@@ -14,6 +14,9 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
 DEFAULT_LIMITS: dict[str, int] = {
+    # The customer's wait, report -> first arrival of anyone (as the arrival limits).
+    "report_to_arrival.city": 30 * MINUTE,
+    "report_to_arrival.suburban": 60 * MINUTE,
     "accept": 3 * MINUTE,
     "contact": 5 * MINUTE,
     "arrival.city": 30 * MINUTE,

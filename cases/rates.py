@@ -3,15 +3,15 @@
 - On-site document collection (现场单证收集率): a simple-procedure case counts as collected
   when every required document was photographed on site, i.e. by the current surveyor
   between arriving and completing the survey. Decided once the survey is completed.
-- On-scene survey (现场查勘率): a case counts as surveyed at the first scene when its
-  arrival fix lies within the scene radius of the case location. Decided on arrival.
+- On-scene survey (现场查勘率): a case counts as surveyed at the first scene when the arrival
+  fix of its first scene visit lies within the scene radius of the case location.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cases.timeline import ARRIVAL_WITHOUT_FIX, FAR_FROM_SCENE, CaseFacts, Event
+from cases.timeline import ARRIVAL_WITHOUT_FIX, FAR_FROM_SCENE, CaseFacts, DispatchFact, Event
 
 # Photographed on site for a simple-procedure case (domain.md): 双证, 车架号, 索赔申请书,
 # 汇款信息, 简易程序处理单, 协议书, 交强险标志或保单.
@@ -53,9 +53,11 @@ def documents_on_site(case: CaseFacts, timeline: Sequence[Event], last: int) -> 
     return arrived is not None and REQUIRED_ON_SITE <= captured
 
 
-def first_scene(timeline: Sequence[Event], last: int) -> bool | None:
-    """None until the current surveyor arrives."""
-    arrived = _first([e for e in timeline if e.dispatch == last], "arrived")
+def first_scene(timeline: Sequence[Event], dispatches: Sequence[DispatchFact]) -> bool | None:
+    """Decided by the first scene visit: the first arrival answering a scene dispatch (a
+    handover, re-survey or document pickup visits no scene). None until there is one."""
+    scene = {i for i, d in enumerate(dispatches) if d.purpose == "scene"}
+    arrived = _first([e for e in timeline if e.dispatch in scene], "arrived")
     if arrived is None:
         return None
     return not ({FAR_FROM_SCENE, ARRIVAL_WITHOUT_FIX} & set(arrived.flags))

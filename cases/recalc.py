@@ -101,11 +101,13 @@ async def load_logs(
         facts = CaseFacts(row.lat, row.lon, row.reported_at, row.zone, row.simple_procedure)
         logs[row.id] = CaseLog(facts, [], [], [])
     for row in await session.execute(
-        select(Dispatch.case_id, Dispatch.surveyor_id, Dispatch.dispatched_at)
+        select(Dispatch.case_id, Dispatch.surveyor_id, Dispatch.dispatched_at, Dispatch.purpose)
         .where(Dispatch.case_id.in_(ids))
         .order_by(Dispatch.case_id, Dispatch.id)
     ):
-        logs[row.case_id].dispatches.append(DispatchFact(row.surveyor_id, row.dispatched_at))
+        logs[row.case_id].dispatches.append(
+            DispatchFact(row.surveyor_id, row.dispatched_at, row.purpose)
+        )
     for row in await session.execute(
         select(Review.case_id, Review.decision, Review.reviewed_at, Review.estimate_packet_id)
         .where(Review.case_id.in_(ids))
@@ -182,7 +184,7 @@ def _progress_row(computed: Computed) -> dict[str, Any]:
         documents_on_site=documents_on_site(computed.log.facts, timeline, last)
         if last >= 0
         else None,
-        first_scene=first_scene(timeline, last) if last >= 0 else None,
+        first_scene=first_scene(timeline, computed.log.dispatches),
         missing_documents=",".join(missing_documents(computed.log.facts, timeline, last)),
     )
 

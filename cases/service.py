@@ -89,13 +89,14 @@ class CaseService:
             now=self.clock.now(),
         )
 
-    async def dispatch(self, case_id: str, surveyor: str) -> CaseDetail:
+    async def dispatch(self, case_id: str, surveyor: str, purpose: str = "scene") -> CaseDetail:
         case = await dispatch_case(
             self.session,
             case_id,
             surveyor_name=surveyor,
             dispatched_by=self.user,
             now=self.clock.now(),
+            purpose=purpose,
         )
         return await self._detail(case)
 

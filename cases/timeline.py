@@ -66,6 +66,8 @@ class CaseFacts:
 class DispatchFact:
     surveyor_id: int
     dispatched_at: datetime
+    # scene | estimate | resurvey | documents: only a scene dispatch restarts scene timings.
+    purpose: str = "scene"
 
 
 @dataclass

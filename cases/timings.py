@@ -4,9 +4,12 @@
 only on the log (events, dispatches, reviews), so it can be stored and recomputed at
 will. `judge` adds what depends on policy and the server's clock: limit, seconds, state.
 
-Which events count: only those answering the last dispatch (sent by the surveyor who
-holds the case, received after it was dispatched to them). A re-dispatch restarts the
-dispatch-based timings, and late packets from the surveyor the case was taken from can
+Which events count: only those answering a dispatch (sent by the surveyor who held the
+case, received after it was dispatched to them). accept/contact/arrival answer the last
+*scene* dispatch: an estimate handover, re-survey or document pickup does not restart them.
+estimate, resubmit and the front-end cycle follow the last dispatch of any purpose. The
+customer's `report_to_arrival` runs from the report to the first arrival of anyone. Late
+packets from the surveyor the case was taken from can
 never end the new surveyor's timings. Each timing is ended by the first matching event
 in timeline order; an end that precedes its start counts as 0 s and is flagged.
 
@@ -102,17 +105,30 @@ def measure(
     last = len(dispatches) - 1
     dispatched_at = dispatches[last].dispatched_at
     current = [e for e in timeline if e.dispatch == last]
-    out = [
-        _ended(Measure("accept", "accept", dispatched_at), _first(current, "accepted")),
-        _ended(Measure("contact", "contact", dispatched_at), _first(current, "contacted")),
-    ]
+    out: list[Measure] = []
     if case.zone != "out_of_town":  # timed by the delegation instead (cases/delegation.py)
+        # The customer's wait: from the report to the first arrival of anyone.
+        anyone = [e for e in timeline if e.dispatch is not None]
         out.append(
             _ended(
-                Measure("arrival", f"arrival.{case.zone}", dispatched_at),
-                _first(current, "arrived"),
+                Measure("report_to_arrival", f"report_to_arrival.{case.zone}", case.reported_at),
+                _first(anyone, "arrived"),
             )
         )
+    scenes = [i for i, d in enumerate(dispatches) if d.purpose == "scene"]
+    if scenes:  # the scene timings answer the last scene dispatch, whatever came after
+        scene = scenes[-1]
+        scene_at = dispatches[scene].dispatched_at
+        visit = [e for e in timeline if e.dispatch == scene]
+        out.append(_ended(Measure("accept", "accept", scene_at), _first(visit, "accepted")))
+        out.append(_ended(Measure("contact", "contact", scene_at), _first(visit, "contacted")))
+        if case.zone != "out_of_town":
+            out.append(
+                _ended(
+                    Measure("arrival", f"arrival.{case.zone}", scene_at),
+                    _first(visit, "arrived"),
+                )
+            )
     arrived = _first(current, "arrived")
     estimate = _first(current, "estimate_submitted")
     if estimate is not None and estimate.amount is not None:

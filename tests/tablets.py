@@ -78,10 +78,22 @@ async def case_read(client: AsyncTestClient, case_id: str, headers: dict[str, st
     return response.json()
 
 
-async def timings(client: AsyncTestClient, case_id: str, headers: dict[str, str]) -> dict:
-    """name -> (seconds, state, source, flags): everything a timing is judged by."""
+# Timings of the case rather than of a dispatch (tested on their own, in
+# tests/cases/test_dispatch_purposes.py and test_out_of_town_delegation.py).
+CASE_LEVEL = ("report_to_arrival", "delegation")
+
+
+async def timings(
+    client: AsyncTestClient, case_id: str, headers: dict[str, str], *, case_level: bool = False
+) -> dict:
+    """name -> (seconds, state, source, flags): everything a timing is judged by; the
+    dispatch's timings only, unless `case_level`."""
     case = await case_read(client, case_id, headers)
-    return {t["name"]: (t["seconds"], t["state"], t["source"], t["flags"]) for t in case["timings"]}
+    return {
+        t["name"]: (t["seconds"], t["state"], t["source"], t["flags"])
+        for t in case["timings"]
+        if case_level or t["name"] not in CASE_LEVEL
+    }
 
 
 def dispatched_live(url: str, tokens, surveyor: str = "sv1") -> str:

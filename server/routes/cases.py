@@ -22,6 +22,7 @@ from cases.values import (
     CaseNo,
     Location,
     Plate,
+    Purpose,
     Reason,
     UserName,
     Zone,
@@ -51,6 +52,9 @@ class NewCase(msgspec.Struct, kw_only=True):
 
 class DispatchRequest(msgspec.Struct):
     surveyor: UserName
+    # scene (default), estimate (handover to the large-case team or a shop), resurvey,
+    # documents (上门收单): only a scene dispatch restarts accept/contact/arrival.
+    purpose: Purpose = "scene"
 
 
 class CloseRequest(msgspec.Struct):
@@ -71,6 +75,7 @@ class ReopenRequest(msgspec.Struct):
 class DispatchView(msgspec.Struct):
     surveyor: str
     dispatched_at: datetime
+    purpose: Purpose = "scene"
 
 
 class CaseView(msgspec.Struct, kw_only=True):
@@ -158,7 +163,7 @@ class CaseController(Controller):
         data: JSONBody[DispatchRequest],
         cases: NamedDependency[CaseService],
     ) -> CaseView:
-        return case_detail(await cases.dispatch(str(case_id), data.surveyor))
+        return case_detail(await cases.dispatch(str(case_id), data.surveyor, data.purpose))
 
     @post(
         "/{case_id:uuid}/close",

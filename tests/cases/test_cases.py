@@ -106,7 +106,9 @@ async def test_dispatch_is_recorded_with_the_servers_time(client, tokens, db, cl
     body = response.json()
     assert body["surveyor"] == "sv1"
     assert body["status"] == "dispatched"
-    assert body["dispatches"] == [{"surveyor": "sv1", "dispatched_at": "2026-01-05T08:01:30Z"}]
+    assert body["dispatches"] == [
+        {"surveyor": "sv1", "dispatched_at": "2026-01-05T08:01:30Z", "purpose": "scene"}
+    ]
     async with db.session(write=False) as session:
         row = await session.scalar(select(Dispatch))
     assert row.dispatched_at == datetime(2026, 1, 5, 8, 1, 30, tzinfo=UTC)

@@ -63,7 +63,7 @@ async def test_open_dispatch_read(db, clock, tokens):
         detail = await desk.dispatch(case_id, "sv1")
     assert detail.case.status == "dispatched" and detail.case.surveyor.name == "sv1"
     assert detail.current_dispatch == 0 and detail.events == []
-    accept, limit_key = detail.timings[0]
+    accept, limit_key = next(t for t in detail.timings if t[0].name == "accept")
     assert (accept.name, accept.state, accept.start) == ("accept", "running", at(1))
     assert limit_key == "accept"
 
@@ -71,7 +71,9 @@ async def test_open_dispatch_read(db, clock, tokens):
     async with service(db, clock, "sv1") as surveyor:
         read = await surveyor.read(case_id)
     assert [d.surveyor.name for d in read.case.dispatches] == ["sv1"]
-    assert read.timings[0][0].seconds == 60 and read.review is None
+    judged = {t.name: t for t, _ in read.timings}
+    assert judged["accept"].seconds == 60 and read.review is None
+    assert judged["report_to_arrival"].seconds == 120  # from the report at at(0)
 
 
 async def test_refusals_name_the_field_and_status(db, clock, tokens):

@@ -55,6 +55,8 @@ def test_defaults_are_the_domain_table_and_overrides_apply_by_key():
     assert DEFAULT_LIMITS["resubmit"] == 2 * 86400
     assert DEFAULT_LIMITS["front_end_cycle.large"] == 20 * 86400
     keys = {
+        "report_to_arrival.city",
+        "report_to_arrival.suburban",
         "accept",
         "contact",
         "arrival.city",
@@ -150,7 +152,7 @@ def test_flags_before_dispatch_before_report_and_far_arrival():
 
 def test_states_and_whole_seconds():
     limits = Limits()
-    (accept, *_rest) = measure(CASE, [], [DispatchFact(1, T0)], [])
+    accept = next(m for m in measure(CASE, [], [DispatchFact(1, T0)], []) if m.name == "accept")
     assert judge(accept, limits, at(3)).state == "running"
     assert judge(accept, limits, at(3) + timedelta(microseconds=1)).state == "overdue"
     accept.end = at(3)

@@ -101,6 +101,7 @@ async def test_a_day_late_flush_turns_overdue_into_exact_timings(client, tokens,
     board = (await client.get("/v1/board", headers=tokens["disp"])).json()
     row = next(c for c in board["cases"] if c["case_id"] == case["id"])
     assert {x["name"]: x["seconds_left"] for x in row["timings"]} == {
+        "report_to_arrival": 1800 - 3000,  # the customer has waited since the report
         "accept": 180 - 2700,
         "contact": 300 - 2700,
         "arrival": 1800 - 2700,

@@ -152,6 +152,8 @@ def _walk(node, key=None):
 async def test_times_are_date_times_and_examples_are_real(document):
     for name, schema in document["components"]["schemas"].items():
         for prop, spec in schema.get("properties", {}).items():
+            if (name, prop) == ("DelegateRequest", "to"):
+                continue  # who the survey is delegated to, not a time
             if prop.endswith("_at") or prop in {"start", "end", "time", "from", "to", "now"}:
                 variants = spec.get("oneOf", [spec])
                 assert any(v.get("format") == "date-time" for v in variants), (name, prop)
