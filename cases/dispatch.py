@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -120,6 +120,7 @@ async def dispatch_case(
     surveyor_name: str,
     dispatched_by: User,
     now: datetime,
+    irregular_window: timedelta,
     purpose: str = "scene",
 ) -> Case:
     """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
@@ -152,7 +153,8 @@ async def dispatch_case(
     case.status = "dispatched"
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])  # a scene re-dispatch restarts the scene timings
+    # A scene re-dispatch restarts the scene timings; held packets of this surveyor join.
+    await recalc_cases(session, [case.id], irregular_window=irregular_window)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

@@ -17,6 +17,7 @@ from cases.board import BoardCase, board
 from cases.clock import Clock
 from cases.closing import close_case, delegate_case, reopen_case
 from cases.dispatch import dispatch_case, ensure_case_visible, load_case, open_case
+from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.models import Case, Review, User
 from cases.recalc import case_computed
@@ -54,13 +55,17 @@ class Board:
 
 
 class CaseService:
-    """The case domain as seen by `user`, at `clock`'s time, under `limits`."""
+    """The case domain as seen by `user`, at `clock`'s time, under `limits` and `rules`."""
 
-    def __init__(self, session: AsyncSession, clock: Clock, limits: Limits, user: User) -> None:
+    def __init__(
+        self, session: AsyncSession, clock: Clock, limits: Limits, user: User, rules: IntakeRules
+    ) -> None:
         self.session = session
         self.clock = clock
         self.limits = limits
         self.user = user
+        self.rules = rules
+        self.window = rules.irregular_window
 
     async def open(
         self,
@@ -96,6 +101,7 @@ class CaseService:
             surveyor_name=surveyor,
             dispatched_by=self.user,
             now=self.clock.now(),
+            irregular_window=self.window,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -108,13 +114,24 @@ class CaseService:
 
     async def reopen(self, case_id: str, reason: str | None) -> CaseDetail:
         case = await reopen_case(
-            self.session, case_id, by=self.user, reason=reason, now=self.clock.now()
+            self.session,
+            case_id,
+            by=self.user,
+            reason=reason,
+            now=self.clock.now(),
+            irregular_window=self.window,
         )
         return await self._detail(case)
 
     async def delegate(self, case_id: str, to: str, reference: str | None) -> CaseDetail:
         case = await delegate_case(
-            self.session, case_id, by=self.user, to=to, reference=reference, now=self.clock.now()
+            self.session,
+            case_id,
+            by=self.user,
+            to=to,
+            reference=reference,
+            now=self.clock.now(),
+            irregular_window=self.window,
         )
         return await self._detail(case)
 
@@ -136,8 +153,9 @@ class CaseService:
             reason=reason,
             requested=requested,
             now=now,
+            irregular_window=self.window,
         )
-        computed = await case_computed(self.session, case_id)
+        computed = await case_computed(self.session, case_id, self.window)
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
@@ -163,7 +181,7 @@ class CaseService:
     async def _detail(self, case: Case) -> CaseDetail:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
-        computed = await case_computed(self.session, case.id)
+        computed = await case_computed(self.session, case.id, self.window)
         if computed is not None:
             dispatches = computed.log.dispatches
             detail.current_dispatch = len(dispatches) - 1 if dispatches else None

@@ -130,7 +130,11 @@ def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     async def run() -> dict[str, float]:
         database = Database(settings.resolved_database_url)
         try:
-            return await recalc_everything(database.write_sessions, batch=max(1, args.batch))
+            return await recalc_everything(
+                database.write_sessions,
+                irregular_window=settings.intake_rules.irregular_window,
+                batch=max(1, args.batch),
+            )
         finally:
             await database.dispose()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select
@@ -68,6 +68,7 @@ class SyncService:
         push_turns: asyncio.Semaphore,
         surveyor: User,
         timing_limits: Limits,
+        irregular_window: timedelta,
     ) -> None:
         self.session = session  # the request's: a writer for a push, committed by the server
         self.sessions = sessions
@@ -76,6 +77,7 @@ class SyncService:
         self.push_turns = push_turns
         self.surveyor = surveyor
         self.timing_limits = timing_limits
+        self.irregular_window = irregular_window
 
     def push_turn(self) -> asyncio.Semaphore:
         """Held (`async with`) while a push is decoded and settled."""
@@ -90,7 +92,7 @@ class SyncService:
             settled = await replay_settled(reader, push)
         if settled is not None:
             return settled
-        return await ingest_push(self.session, push)
+        return await ingest_push(self.session, push, irregular_window=self.irregular_window)
 
     async def pull(self, cursor: str | None) -> Pulled:
         """The surveyor's cases since `cursor` (all open ones without); a cursor this

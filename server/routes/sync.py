@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock
+from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.models import User
 from cases.refusal import Refusal
@@ -132,6 +133,7 @@ def provide_sync_service(
     push_turns: NamedDependency[asyncio.Semaphore],
     user: NamedDependency[User],
     limits: NamedDependency[Limits],
+    rules: NamedDependency[IntakeRules],
 ) -> SyncService:
     """The request's sync, for the surveyor it authenticates."""
     return SyncService(
@@ -142,6 +144,7 @@ def provide_sync_service(
         push_turns=push_turns,
         surveyor=user,
         timing_limits=limits,
+        irregular_window=rules.irregular_window,
     )
 
 
