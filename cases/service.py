@@ -78,8 +78,11 @@ class CaseService:
         zone: str,
         plate: str | None,
         simple_procedure: bool,
+        occurred_at: datetime | None = None,
+        delegated_from: str | None = None,
     ) -> tuple[Case, bool]:
-        """The case opened under `case_no`, and whether this call created it."""
+        """The case opened under `case_no`, and whether this call created it (by a
+        surveyor: self-reported, awaiting the dispatch that confirms it)."""
         return await open_case(
             self.session,
             case_no=case_no,
@@ -92,6 +95,8 @@ class CaseService:
             simple_procedure=simple_procedure,
             created_by=self.user,
             now=self.clock.now(),
+            occurred_at=occurred_at,
+            delegated_from=delegated_from,
         )
 
     async def dispatch(self, case_id: str, surveyor: str, purpose: str = "scene") -> CaseDetail:
@@ -164,7 +169,7 @@ class CaseService:
 
     async def board(self) -> Board:
         now = self.clock.now()
-        return Board(now, await board(self.session, self.limits, now))
+        return Board(now, await board(self.session, self.limits, now, self.rules.late_report))
 
     async def sla_report(
         self, *, start: datetime, end: datetime, group_by: str

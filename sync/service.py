@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.board import running_timings
 from cases.clock import Clock
+from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, Review, User
 from cases.reviews import latest_reviews
@@ -68,7 +69,7 @@ class SyncService:
         push_turns: asyncio.Semaphore,
         surveyor: User,
         timing_limits: Limits,
-        irregular_window: timedelta,
+        rules: IntakeRules,
     ) -> None:
         self.session = session  # the request's: a writer for a push, committed by the server
         self.sessions = sessions
@@ -77,7 +78,7 @@ class SyncService:
         self.push_turns = push_turns
         self.surveyor = surveyor
         self.timing_limits = timing_limits
-        self.irregular_window = irregular_window
+        self.rules = rules
 
     def push_turn(self) -> asyncio.Semaphore:
         """Held (`async with`) while a push is decoded and settled."""
@@ -92,7 +93,7 @@ class SyncService:
             settled = await replay_settled(reader, push)
         if settled is not None:
             return settled
-        return await ingest_push(self.session, push, irregular_window=self.irregular_window)
+        return await ingest_push(self.session, push, irregular_window=self.rules.irregular_window)
 
     async def pull(self, cursor: str | None) -> Pulled:
         """The surveyor's cases since `cursor` (all open ones without); a cursor this
