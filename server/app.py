@@ -13,6 +13,7 @@ from litestar.middleware.base import DefineMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
+from cases.intake import IntakeRules
 from cases.limits import Limits, LimitsError, Tiers
 from cases.models import User
 from cases.service import CaseService
@@ -47,6 +48,7 @@ def create_app(
     clock = clock or server_clock(settings)
     limits = limits_in_force(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
+    rules = settings.intake_rules
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
         media = media_runtime(settings, database, clock, store)
@@ -79,6 +81,7 @@ def create_app(
             "db_session": Provide(provide_session, sync_to_thread=False),
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
+            "rules": Provide(lambda: rules, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
@@ -106,9 +109,10 @@ def provide_case_service(
     clock: NamedDependency[Clock],
     limits: NamedDependency[Limits],
     user: NamedDependency[User],
+    rules: NamedDependency[IntakeRules],
 ) -> CaseService:
     """The case domain for this request: its session, as its user."""
-    return CaseService(db_session, clock, limits, user)
+    return CaseService(db_session, clock, limits, user, rules)
 
 
 def limits_in_force(settings: Settings) -> Limits:
