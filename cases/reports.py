@@ -22,6 +22,7 @@ from cases.board import stored_measure
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, CaseTiming, User
 from cases.rates import RATES
+from cases.reductions import MONEY_COLUMNS, Money, reductions
 from cases.refusal import Refusal
 from cases.timings import judge
 from cases.values import TIMING_NAMES
@@ -69,6 +70,8 @@ class GroupStats:
     rates: dict[str, RateStats] = field(
         default_factory=lambda: {name: RateStats() for name in RATES}
     )
+    # Estimated, approved and reduced (核减) yuan of the group's approved cases.
+    money: Money = field(default_factory=Money)
 
 
 async def sla_report(
@@ -123,11 +126,15 @@ async def sla_report(
             if value is not None:
                 stats.rates[name].decided += 1
                 stats.rates[name].within += bool(value)
+    for key, money in (await reductions(session, in_range, group_column)).items():
+        if key in groups:
+            groups[key].money = money
     return [groups[k] for k in sorted(groups)]
 
 
 def report_csv(group_by: str, groups: list[GroupStats]) -> str:
-    """One row per group: cases, then decided / within / share / open per timing."""
+    """One row per group: cases, then decided / within / share / open per timing, the
+    rates, and last the money columns (cases/reductions.py)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     header = [group_by, "cases"]
@@ -135,6 +142,7 @@ def report_csv(group_by: str, groups: list[GroupStats]) -> str:
         header += [f"{name}_decided", f"{name}_within", f"{name}_share", f"{name}_open"]
     for name in RATES:
         header += [f"{name}_decided", f"{name}_within", f"{name}_share"]
+    header += MONEY_COLUMNS
     writer.writerow(header)
     for g in groups:
         line: list[object] = [_cell(g.group), len(g.cases)]
@@ -144,6 +152,7 @@ def report_csv(group_by: str, groups: list[GroupStats]) -> str:
         for name in RATES:
             r = g.rates[name]
             line += [r.decided, r.within, "" if r.share is None else r.share]
+        line += g.money.cells()
         writer.writerow(line)
     return out.getvalue()
 
