@@ -8,7 +8,7 @@ with `Refusal`; turning either into HTTP is the server's business.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from cases.clock import Clock
 from cases.closing import close_case, delegate_case, reopen_case
 from cases.dispatch import dispatch_case, ensure_case_visible, load_case, open_case
 from cases.limits import Limits
+from cases.load import LoadPolicy, SurveyorLoad, surveyor_loads
 from cases.models import Case, Review, User
 from cases.recalc import case_computed
 from cases.reports import GroupStats, sla_report
@@ -51,16 +52,27 @@ class ReviewOutcome:
 class Board:
     now: datetime
     cases: list[BoardCase]
+    surveyors: list[SurveyorLoad] = field(default_factory=list)
 
 
 class CaseService:
-    """The case domain as seen by `user`, at `clock`'s time, under `limits`."""
+    """The case domain as seen by `user`, at `clock`'s time, under `limits` (and the
+    board's `load` warning)."""
 
-    def __init__(self, session: AsyncSession, clock: Clock, limits: Limits, user: User) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        limits: Limits,
+        user: User,
+        *,
+        load: LoadPolicy | None = None,
+    ) -> None:
         self.session = session
         self.clock = clock
         self.limits = limits
         self.user = user
+        self.load = load or LoadPolicy()
 
     async def open(
         self,
@@ -146,7 +158,8 @@ class CaseService:
 
     async def board(self) -> Board:
         now = self.clock.now()
-        return Board(now, await board(self.session, self.limits, now))
+        cases = await board(self.session, self.limits, now)
+        return Board(now, cases, await surveyor_loads(self.session, cases, self.load, now))
 
     async def sla_report(
         self, *, start: datetime, end: datetime, group_by: str

@@ -21,19 +21,43 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_user(session: AsyncSession, name: str, role: str, now: datetime) -> str:
+async def create_user(
+    session: AsyncSession, name: str, role: str, now: datetime, *, team: str | None = None
+) -> str:
     """Create a user and return its new token (the only time it exists in clear)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise UserError("name must be 1 to 100 characters")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
+    team = checked_team(team)
     if await session.scalar(select(User.id).where(User.name == name)) is not None:
         raise UserError(f"a user named {name!r} already exists")
     token = new_token()
-    session.add(User(name=name, role=role, token_hash=hash_token(token), created_at=now))
+    session.add(User(name=name, role=role, token_hash=hash_token(token), created_at=now, team=team))
     await session.flush()
     return token
+
+
+def checked_team(team: str | None) -> str | None:
+    """A team name as stored (trimmed; empty: no team), or a UserError saying why not."""
+    if team is None or not team.strip():
+        return None
+    team = team.strip()
+    if len(team) > 64 or "\x00" in team:
+        raise UserError("team must be at most 64 characters")
+    return team
+
+
+async def set_team(session: AsyncSession, name: str, team: str | None) -> str | None:
+    """Put a user in a team (None or empty: in none); dispatches from now on carry it,
+    earlier ones keep the team they were made with."""
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user named {name!r}")
+    user.team = checked_team(team)
+    await session.flush()
+    return user.team
 
 
 def new_token() -> str:

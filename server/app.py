@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
 from cases.limits import Limits, LimitsError
+from cases.load import LoadPolicy
 from cases.models import User
 from cases.service import CaseService
 from media.runtime import media_runtime, running
@@ -45,10 +47,8 @@ def create_app(
     """The API over `settings`; `clock` is the server's time (a fake one in tests);
     `store` the media store (default: the one KANCHA_MEDIA_URL names)."""
     clock = clock or server_clock(settings)
-    try:
-        limits = Limits(settings.limits)
-    except LimitsError as exc:
-        raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
+    limits = settings_limits(settings)
+    load = load_policy(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
@@ -82,6 +82,7 @@ def create_app(
             "db_session": Provide(provide_session, sync_to_thread=False),
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
+            "load": Provide(lambda: load, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
@@ -108,10 +109,38 @@ def provide_case_service(
     db_session: NamedDependency[AsyncSession],
     clock: NamedDependency[Clock],
     limits: NamedDependency[Limits],
+    load: NamedDependency[LoadPolicy],
     user: NamedDependency[User],
 ) -> CaseService:
     """The case domain for this request: its session, as its user."""
-    return CaseService(db_session, clock, limits, user)
+    return CaseService(db_session, clock, limits, user, load=load)
+
+
+def settings_limits(settings: Settings) -> Limits:
+    """The limits in force; an unusable one stops the server naming its variable and key."""
+    layers = (
+        ("KANCHA_LIMITS", {}),
+        ("KANCHA_TEAM_LIMITS", {"team_limits": settings.team_limits}),
+        ("KANCHA_ZONE_LIMITS", {"zone_limits": settings.zone_limits}),
+    )
+    for variable, layer in layers:
+        try:
+            Limits(settings.limits, **layer)
+        except LimitsError as exc:
+            raise SettingsError(f"{variable}: {exc}") from None
+    return Limits(
+        settings.limits, team_limits=settings.team_limits, zone_limits=settings.zone_limits
+    )
+
+
+def load_policy(settings: Settings) -> LoadPolicy:
+    for name in ("load_window_seconds", "load_warn_count"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"KANCHA_{name.upper()}: must be at least 1")
+    return LoadPolicy(
+        window=timedelta(seconds=settings.load_window_seconds),
+        warn_count=settings.load_warn_count,
+    )
 
 
 def server_clock(settings: Settings) -> Clock:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from cases.clock import SystemClock
-from cases.users import UserError, create_user, issue_token, list_users, revoke_user
+from cases.users import UserError, create_user, issue_token, list_users, revoke_user, set_team
 from server.db import Database, failure_reason, migrate_url, shown_url, url_problem
 from server.settings import Settings, SettingsError
 
@@ -80,10 +80,14 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     _prepare(settings)
     now = SystemClock().now()
     token = asyncio.run(
-        _with_session(settings, lambda s: create_user(s, args.name, args.role, now))()
+        _with_session(
+            settings, lambda s: create_user(s, args.name, args.role, now, team=args.team)
+        )()
     )
+    team = f" of team {args.team.strip()}" if args.team and args.team.strip() else ""
     print(
-        f"created {args.role} {args.name} in {_database_name(settings)}; its token is shown once:"
+        f"created {args.role} {args.name}{team} in {_database_name(settings)};"
+        " its token is shown once:"
     )
     print(token)
     return 0
@@ -109,7 +113,15 @@ def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
     users = asyncio.run(_with_session(settings, list_users)())
     for user in users:  # type: ignore[attr-defined]
         state = f"revoked {user.revoked_at:%Y-%m-%d %H:%M}" if user.revoked_at else "active"
-        print(f"{user.name}\t{user.role}\t{state}")
+        team = f"\tteam {user.team}" if user.team else ""
+        print(f"{user.name}\t{user.role}\t{state}{team}")
+    return 0
+
+
+def cmd_user_team(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    team = asyncio.run(_with_session(settings, lambda s: set_team(s, args.name, args.team))())
+    print(f"{args.name} is in team {team}" if team else f"{args.name} is in no team")
     return 0
 
 
@@ -169,11 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--role", required=True, choices=["surveyor", "dispatcher", "reviewer", "admin"]
     )
+    add.add_argument("--team", help="the surveyor's team (e.g. ordinary): its limits apply")
     add.set_defaults(func=cmd_user_add)
     user.add_parser("list", help="list users").set_defaults(func=cmd_user_list)
     token = user.add_parser("token", help="issue a new token for a user; prints it last")
     token.add_argument("name")
     token.set_defaults(func=cmd_user_token)
+    team = user.add_parser("team", help="put a user in a team (no team given: in none)")
+    team.add_argument("name")
+    team.add_argument("team", nargs="?", default=None)
+    team.set_defaults(func=cmd_user_team)
     revoke = user.add_parser("revoke", help="revoke a user's token")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_user_revoke)

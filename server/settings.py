@@ -32,6 +32,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_url: str = ""
     # Overrides of the service-time limits, in seconds, e.g. {"arrival.city": 1800}.
     limits: dict[str, int] = {}
+    # Overrides per team and per zone, key by key (team > zone > limits > defaults), e.g.
+    # {"ordinary": {"arrival.city": 1200}} and {"suburban": {"accept": 300}}.
+    team_limits: dict[str, dict[str, int]] = {}
+    zone_limits: dict[str, dict[str, int]] = {}
+    # The board's load warning: a surveyor given `load_warn_count` cases or more within
+    # `load_window_seconds` is flagged `needs_backup` (the cue to call the backup group).
+    load_window_seconds: int = 3600
+    load_warn_count: int = 3
     # Estimate tiers in yuan: {"small_max": 2000, "large_above": 10000} (2,000 is small).
     estimate_tiers: dict[str, int] = {}
     # A report this long after the accident (the case's occurred_at) is flagged late_report.
@@ -76,7 +84,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if name not in env or env[name] == "":
                 continue
             value: object = env[name]
-            if field.type == dict[str, int]:
+            if field.type in (dict[str, int], dict[str, dict[str, int]]):
                 try:
                     value = msgspec.json.decode(env[name])
                 except msgspec.DecodeError as exc:
