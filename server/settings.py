@@ -89,6 +89,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                     value = msgspec.json.decode(env[name])
                 except msgspec.DecodeError as exc:
                     raise SettingsError(f"{name}: not valid JSON ({exc})") from None
+                if field.type == dict[str, dict[str, int]]:
+                    _check_tables(name, value)
             elif field.type in KINDS:
                 try:
                     value = msgspec.convert(value, field.type, strict=False)
@@ -119,9 +121,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return (self.data_path / "media").as_uri()
 
 
+def _check_tables(name: str, value: object) -> None:
+    """`{"team or zone": {"limit key": seconds}}`, or a SettingsError naming the key."""
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name}: expected a JSON object of tables of limits")
+    for outer, table in value.items():
+        if not isinstance(table, dict):
+            raise SettingsError(f"{name}: {outer}: expected an object of limits, got {table!r}")
+        for key, seconds in table.items():
+            if isinstance(seconds, bool) or not isinstance(seconds, int):
+                raise SettingsError(
+                    f"{name}: {outer}: {key}: expected a whole number of seconds, got {seconds!r}"
+                )
+
+
 def _env_name(message: str) -> str:
     """Turn msgspec's '... - at `$.max_batch_packets`' into the variable's name."""
     if "`$." in message:
-        field = message.rsplit("`$.", 1)[1].split("`", 1)[0].split(".", 1)[0]
+        field = message.rsplit("`$.", 1)[1].split("`", 1)[0].split(".", 1)[0].split("[", 1)[0]
         return ENV_PREFIX + field.upper()
     return "KANCHA_*"
