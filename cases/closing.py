@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.changes import cases_changed
 from cases.delegation import DELEGATED
 from cases.dispatch import CaseNotFound, load_case
+from cases.limits import Tiers
 from cases.models import Case, CaseAction, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
@@ -53,7 +54,13 @@ async def close_case(
 
 
 async def reopen_case(
-    session: AsyncSession, case_id: str, *, by: User, reason: str | None, now: datetime
+    session: AsyncSession,
+    case_id: str,
+    *,
+    by: User,
+    reason: str | None,
+    now: datetime,
+    tiers: Tiers,
 ) -> Case:
     """Reopen a closed case: its status is derived from its log again."""
     case = await _locked(session, case_id)
@@ -72,7 +79,9 @@ async def reopen_case(
     case.status = "dispatched" if dispatched is not None else "reported"
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])  # the stage the log gives, from `dispatched`
+    await recalc_cases(
+        session, [case.id], tiers=tiers
+    )  # the stage the log gives, from `dispatched`
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)
@@ -86,6 +95,7 @@ async def delegate_case(
     to: str,
     reference: str | None,
     now: datetime,
+    tiers: Tiers,
 ) -> Case:
     """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
     case = await _locked(session, case_id)
@@ -113,7 +123,7 @@ async def delegate_case(
     )
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])
+    await recalc_cases(session, [case.id], tiers=tiers)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from cases.changes import cases_changed
+from cases.limits import Tiers
 from cases.models import Case, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Forbidden, NotFound, Refusal
@@ -120,6 +121,7 @@ async def dispatch_case(
     surveyor_name: str,
     dispatched_by: User,
     now: datetime,
+    tiers: Tiers,
     purpose: str = "scene",
 ) -> Case:
     """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
@@ -152,7 +154,9 @@ async def dispatch_case(
     case.status = "dispatched"
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])  # a scene re-dispatch restarts the scene timings
+    await recalc_cases(
+        session, [case.id], tiers=tiers
+    )  # a scene re-dispatch restarts the scene timings
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.changes import lock_cases
 from cases.delegation import ActionFact, delegation_measure
+from cases.limits import Tiers
 from cases.models import (
     Case,
     CaseAction,
@@ -75,9 +76,9 @@ class Computed:
     log: CaseLog
 
 
-def compute(case_id: str, log: CaseLog) -> Computed:
+def compute(case_id: str, log: CaseLog, tiers: Tiers) -> Computed:
     timeline = build_timeline(log.facts, log.rows, log.dispatches)
-    measures = measure(log.facts, timeline, log.dispatches, log.reviews)
+    measures = measure(log.facts, timeline, log.dispatches, log.reviews, tiers)
     actions = [ActionFact(a.kind, a.at) for a in log.actions]
     delegation = delegation_measure(log.facts, log.dispatches, actions)
     if delegation is not None:
@@ -141,10 +142,10 @@ async def load_logs(
     return logs
 
 
-async def case_computed(session: AsyncSession, case_id: str) -> Computed | None:
+async def case_computed(session: AsyncSession, case_id: str, tiers: Tiers) -> Computed | None:
     """One case's timeline and measured timings, straight from the log (for reading)."""
     logs = await load_logs(session, [case_id])
-    return compute(case_id, logs[case_id]) if case_id in logs else None
+    return compute(case_id, logs[case_id], tiers) if case_id in logs else None
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
@@ -285,7 +286,7 @@ async def record_track(session: AsyncSession, rows: Iterable[Any]) -> None:
 
 
 async def recalc_cases(
-    session: AsyncSession, case_ids: Collection[str], *, track: bool = False
+    session: AsyncSession, case_ids: Collection[str], *, tiers: Tiers, track: bool = False
 ) -> list[Computed]:
     """Recompute and store the timings of these cases inside the caller's transaction.
 
@@ -297,13 +298,13 @@ async def recalc_cases(
         return []
     await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
-    results = [compute(case_id, logs[case_id]) for case_id in ids if case_id in logs]
+    results = [compute(case_id, logs[case_id], tiers) for case_id in ids if case_id in logs]
     await store(session, results)
     return results
 
 
 async def recalc_everything(
-    sessions: async_sessionmaker[AsyncSession] | Any, *, batch: int = 500
+    sessions: async_sessionmaker[AsyncSession] | Any, *, tiers: Tiers, batch: int = 500
 ) -> dict[str, float]:
     """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
     started = time.perf_counter()
@@ -312,7 +313,9 @@ async def recalc_everything(
     events = 0
     for start in range(0, len(all_ids), batch):
         async with sessions() as session:
-            results = await recalc_cases(session, all_ids[start : start + batch], track=True)
+            results = await recalc_cases(
+                session, all_ids[start : start + batch], tiers=tiers, track=True
+            )
             events += sum(len(c.timeline) for c in results)
             await session.commit()
     seconds = time.perf_counter() - started

@@ -108,6 +108,7 @@ class CaseService:
             surveyor_name=surveyor,
             dispatched_by=self.user,
             now=self.clock.now(),
+            tiers=self.limits.tiers,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -120,13 +121,24 @@ class CaseService:
 
     async def reopen(self, case_id: str, reason: str | None) -> CaseDetail:
         case = await reopen_case(
-            self.session, case_id, by=self.user, reason=reason, now=self.clock.now()
+            self.session,
+            case_id,
+            by=self.user,
+            reason=reason,
+            now=self.clock.now(),
+            tiers=self.limits.tiers,
         )
         return await self._detail(case)
 
     async def delegate(self, case_id: str, to: str, reference: str | None) -> CaseDetail:
         case = await delegate_case(
-            self.session, case_id, by=self.user, to=to, reference=reference, now=self.clock.now()
+            self.session,
+            case_id,
+            by=self.user,
+            to=to,
+            reference=reference,
+            now=self.clock.now(),
+            tiers=self.limits.tiers,
         )
         return await self._detail(case)
 
@@ -148,8 +160,9 @@ class CaseService:
             reason=reason,
             requested=requested,
             now=now,
+            tiers=self.limits.tiers,
         )
-        computed = await case_computed(self.session, case_id)
+        computed = await case_computed(self.session, case_id, self.limits.tiers)
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
@@ -176,7 +189,7 @@ class CaseService:
     async def _detail(self, case: Case) -> CaseDetail:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
-        computed = await case_computed(self.session, case.id)
+        computed = await case_computed(self.session, case.id, self.limits.tiers)
         if computed is not None:
             dispatches = computed.log.dispatches
             detail.current_dispatch = len(dispatches) - 1 if dispatches else None

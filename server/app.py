@@ -14,7 +14,7 @@ from litestar.middleware.base import DefineMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
-from cases.limits import Limits, LimitsError
+from cases.limits import Limits, LimitsError, Tiers
 from cases.load import LoadPolicy
 from cases.models import User
 from cases.service import CaseService
@@ -47,7 +47,7 @@ def create_app(
     """The API over `settings`; `clock` is the server's time (a fake one in tests);
     `store` the media store (default: the one KANCHA_MEDIA_URL names)."""
     clock = clock or server_clock(settings)
-    limits = settings_limits(settings)
+    limits = limits_in_force(settings)
     load = load_policy(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
@@ -116,23 +116,6 @@ def provide_case_service(
     return CaseService(db_session, clock, limits, user, load=load)
 
 
-def settings_limits(settings: Settings) -> Limits:
-    """The limits in force; an unusable one stops the server naming its variable and key."""
-    layers = (
-        ("KANCHA_LIMITS", {}),
-        ("KANCHA_TEAM_LIMITS", {"team_limits": settings.team_limits}),
-        ("KANCHA_ZONE_LIMITS", {"zone_limits": settings.zone_limits}),
-    )
-    for variable, layer in layers:
-        try:
-            Limits(settings.limits, **layer)
-        except LimitsError as exc:
-            raise SettingsError(f"{variable}: {exc}") from None
-    return Limits(
-        settings.limits, team_limits=settings.team_limits, zone_limits=settings.zone_limits
-    )
-
-
 def load_policy(settings: Settings) -> LoadPolicy:
     for name in ("load_window_seconds", "load_warn_count"):
         if getattr(settings, name) < 1:
@@ -140,6 +123,28 @@ def load_policy(settings: Settings) -> LoadPolicy:
     return LoadPolicy(
         window=timedelta(seconds=settings.load_window_seconds),
         warn_count=settings.load_warn_count,
+    )
+
+
+def limits_in_force(settings: Settings) -> Limits:
+    """The limits and loss tiers KANCHA_LIMITS, KANCHA_TEAM_LIMITS, KANCHA_ZONE_LIMITS and
+    KANCHA_ESTIMATE_TIERS set; an unusable one stops the server naming its variable and key."""
+    try:
+        tiers = Tiers(settings.estimate_tiers)
+    except LimitsError as exc:
+        raise SettingsError(f"KANCHA_ESTIMATE_TIERS: {exc}") from None
+    layers = (
+        ("KANCHA_LIMITS", {}),
+        ("KANCHA_TEAM_LIMITS", {"team_limits": settings.team_limits}),
+        ("KANCHA_ZONE_LIMITS", {"zone_limits": settings.zone_limits}),
+    )
+    for variable, layer in layers:
+        try:
+            Limits(settings.limits, tiers, **layer)
+        except LimitsError as exc:
+            raise SettingsError(f"{variable}: {exc}") from None
+    return Limits(
+        settings.limits, tiers, team_limits=settings.team_limits, zone_limits=settings.zone_limits
     )
 
 
