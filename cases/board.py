@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.eta import Eta, Fix, eta
 from cases.limits import Limits
-from cases.models import Case, CaseProgress, CaseTiming, Packet, SurveyorPosition, User
+from cases.models import (
+    Case,
+    CaseProgress,
+    CaseTiming,
+    Dispatch,
+    Packet,
+    SurveyorPosition,
+    User,
+)
 from cases.recalc import PACKET_COLUMNS
 from cases.timeline import Event, to_event
 from cases.timings import Measure, Timing, judge
@@ -104,12 +112,23 @@ async def board(session: AsyncSession, limits: Limits, now: datetime) -> list[Bo
 
 
 async def _etas(session: AsyncSession, cases: list[BoardCase], now: datetime) -> None:
-    """An ETA for each case whose surveyor is still expected on the scene (arrival runs)."""
+    """An ETA for each case whose surveyor is still expected on the scene: the arrival
+    runs and the case was last dispatched to them for the scene (not handed on for the
+    estimate or documents, which leaves the arrival to the scene surveyor)."""
     waiting = [
         c
         for c in cases
         if c.position is not None and any(t.name == "arrival" for t, _ in c.running)
     ]
+    last_purpose: dict[str, str] = {}
+    if waiting:
+        for case_id, purpose in await session.execute(
+            select(Dispatch.case_id, Dispatch.purpose)
+            .where(Dispatch.case_id.in_([c.case_id for c in waiting]))
+            .order_by(Dispatch.id)
+        ):
+            last_purpose[case_id] = purpose
+    waiting = [c for c in waiting if last_purpose.get(c.case_id) == "scene"]
     fixes = await last_fixes(session, [c.position for c in waiting if c.position is not None])
     for c in waiting:
         c.eta = eta(fixes.get(c.surveyor_id or 0, []), c.lat, c.lon, c.zone, now)

@@ -145,3 +145,23 @@ async def test_one_fix_gives_the_zones_default_speed(client, tokens, clock):
     assert (eta["speed_from"], eta["speed_kmh"]) == ("default", 50)
     # 10 km at 50 km/h: 12 min after the fix, 10 min from now.
     assert eta["seconds"] == pytest.approx(600, abs=5)
+
+
+async def test_no_eta_for_a_surveyor_handed_the_case_for_the_estimate(client, tokens, clock):
+    case = await dispatched_case(client, tokens, surveyor="sv1")
+    tablet = Tablet(tokens["sv2"])
+    other = await dispatched_case(client, tokens, surveyor="sv2")
+    clock.set(at(5))
+    tablet.record(other["id"], "position", at(5), gps=_north(3000, at(5)))
+    await tablet.flush(client, clock)
+    cases, _ = await _board(client, tokens)
+    assert cases[other["id"]]["eta"] is not None
+    handed = await client.post(
+        f"/v1/cases/{case['id']}/dispatch",
+        json={"surveyor": "sv2", "purpose": "estimate"},
+        headers=tokens["disp"],
+    )
+    assert handed.status_code == 200, handed.text
+    cases, _ = await _board(client, tokens)
+    assert "arrival" in {t["name"] for t in cases[case["id"]]["timings"]}  # sv1's, running
+    assert cases[case["id"]]["eta"] is None  # sv2 is not on the way to the scene
