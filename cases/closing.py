@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.changes import cases_changed
 from cases.delegation import DELEGATED
 from cases.dispatch import CaseNotFound, load_case
+from cases.limits import Tiers
 from cases.models import Case, CaseAction, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
@@ -60,6 +61,7 @@ async def reopen_case(
     reason: str | None,
     now: datetime,
     irregular_window: timedelta,
+    tiers: Tiers,
 ) -> Case:
     """Reopen a closed case: its status is derived from its log again."""
     case = await _locked(session, case_id)
@@ -79,7 +81,7 @@ async def reopen_case(
     case.updated_at = now
     await session.flush()
     # The stage the log gives, from `dispatched`.
-    await recalc_cases(session, [case.id], irregular_window=irregular_window)
+    await recalc_cases(session, [case.id], irregular_window=irregular_window, tiers=tiers)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)
@@ -94,6 +96,7 @@ async def delegate_case(
     reference: str | None,
     now: datetime,
     irregular_window: timedelta,
+    tiers: Tiers,
 ) -> Case:
     """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
     case = await _locked(session, case_id)
@@ -121,7 +124,7 @@ async def delegate_case(
     )
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id], irregular_window=irregular_window)
+    await recalc_cases(session, [case.id], irregular_window=irregular_window, tiers=tiers)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

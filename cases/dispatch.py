@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from cases.changes import cases_changed
 from cases.intake import check_occurred_at, existing_for, own_self_report
+from cases.limits import Tiers
 from cases.models import Case, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Forbidden, NotFound, Refusal
@@ -141,6 +142,7 @@ async def dispatch_case(
     dispatched_by: User,
     now: datetime,
     irregular_window: timedelta,
+    tiers: Tiers,
     purpose: str = "scene",
 ) -> Case:
     """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
@@ -174,7 +176,7 @@ async def dispatch_case(
     case.updated_at = now
     await session.flush()
     # A scene re-dispatch restarts the scene timings; held packets of this surveyor join.
-    await recalc_cases(session, [case.id], irregular_window=irregular_window)
+    await recalc_cases(session, [case.id], irregular_window=irregular_window, tiers=tiers)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.changes import lock_cases
 from cases.delegation import ActionFact, delegation_measure
+from cases.limits import Tiers
 from cases.models import (
     Case,
     CaseAction,
@@ -76,9 +77,9 @@ class Computed:
     log: CaseLog
 
 
-def compute(case_id: str, log: CaseLog, irregular_window: timedelta) -> Computed:
+def compute(case_id: str, log: CaseLog, irregular_window: timedelta, tiers: Tiers) -> Computed:
     timeline = build_timeline(log.facts, log.rows, log.dispatches, irregular_window)
-    measures = measure(log.facts, timeline, log.dispatches, log.reviews)
+    measures = measure(log.facts, timeline, log.dispatches, log.reviews, tiers)
     actions = [ActionFact(a.kind, a.at) for a in log.actions]
     delegation = delegation_measure(log.facts, log.dispatches, actions)
     if delegation is not None:
@@ -137,11 +138,13 @@ async def load_logs(
 
 
 async def case_computed(
-    session: AsyncSession, case_id: str, irregular_window: timedelta
+    session: AsyncSession, case_id: str, irregular_window: timedelta, tiers: Tiers
 ) -> Computed | None:
     """One case's timeline and measured timings, straight from the log (for reading)."""
     logs = await load_logs(session, [case_id])
-    return compute(case_id, logs[case_id], irregular_window) if case_id in logs else None
+    if case_id not in logs:
+        return None
+    return compute(case_id, logs[case_id], irregular_window, tiers)
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
@@ -285,6 +288,7 @@ async def recalc_cases(
     case_ids: Collection[str],
     *,
     irregular_window: timedelta,
+    tiers: Tiers,
     track: bool = False,
 ) -> list[Computed]:
     """Recompute and store the timings of these cases inside the caller's transaction;
@@ -299,7 +303,9 @@ async def recalc_cases(
     await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
     results = [
-        compute(case_id, logs[case_id], irregular_window) for case_id in ids if case_id in logs
+        compute(case_id, logs[case_id], irregular_window, tiers)
+        for case_id in ids
+        if case_id in logs
     ]
     await store(session, results)
     return results
@@ -309,6 +315,7 @@ async def recalc_everything(
     sessions: async_sessionmaker[AsyncSession] | Any,
     *,
     irregular_window: timedelta,
+    tiers: Tiers,
     batch: int = 500,
 ) -> dict[str, float]:
     """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
@@ -320,7 +327,7 @@ async def recalc_everything(
         async with sessions() as session:
             chunk = all_ids[start : start + batch]
             results = await recalc_cases(
-                session, chunk, irregular_window=irregular_window, track=True
+                session, chunk, irregular_window=irregular_window, tiers=tiers, track=True
             )
             events += sum(len(c.timeline) for c in results)
             await session.commit()

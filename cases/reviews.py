@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.changes import cases_changed
 from cases.dispatch import CaseNotFound
+from cases.limits import Tiers
 from cases.models import Case, CaseProgress, Review, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
@@ -41,6 +42,7 @@ async def review_case(
     requested: Sequence[str],
     now: datetime,
     irregular_window: timedelta,
+    tiers: Tiers,
 ) -> Review:
     """Record a decision on the latest estimate, recalculate, and move the case in the feed
     (a return reaches the surveyor's tablet through pull)."""
@@ -52,7 +54,7 @@ async def review_case(
     if case is None:
         raise CaseNotFound(case_id)
     # Recalculate first so the decision is about the latest estimate the log holds.
-    await recalc_cases(session, [case_id], irregular_window=irregular_window)
+    await recalc_cases(session, [case_id], irregular_window=irregular_window, tiers=tiers)
     progress = await session.get(CaseProgress, case_id, populate_existing=True)
     if progress is None or progress.estimate_packet_id is None or not progress.awaiting_review:
         raise Conflict("case", "no estimate awaits review")
@@ -69,7 +71,7 @@ async def review_case(
     case.status = decision
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case_id], irregular_window=irregular_window)
+    await recalc_cases(session, [case_id], irregular_window=irregular_window, tiers=tiers)
     await cases_changed(session, [case_id], now)
     return review
 

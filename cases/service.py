@@ -107,6 +107,7 @@ class CaseService:
             dispatched_by=self.user,
             now=self.clock.now(),
             irregular_window=self.window,
+            tiers=self.limits.tiers,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -125,6 +126,7 @@ class CaseService:
             reason=reason,
             now=self.clock.now(),
             irregular_window=self.window,
+            tiers=self.limits.tiers,
         )
         return await self._detail(case)
 
@@ -137,6 +139,7 @@ class CaseService:
             reference=reference,
             now=self.clock.now(),
             irregular_window=self.window,
+            tiers=self.limits.tiers,
         )
         return await self._detail(case)
 
@@ -159,8 +162,9 @@ class CaseService:
             requested=requested,
             now=now,
             irregular_window=self.window,
+            tiers=self.limits.tiers,
         )
-        computed = await case_computed(self.session, case_id, self.window)
+        computed = await case_computed(self.session, case_id, self.window, self.limits.tiers)
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
@@ -186,7 +190,7 @@ class CaseService:
     async def _detail(self, case: Case) -> CaseDetail:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
-        computed = await case_computed(self.session, case.id, self.window)
+        computed = await case_computed(self.session, case.id, self.window, self.limits.tiers)
         if computed is not None:
             dispatches = computed.log.dispatches
             detail.current_dispatch = len(dispatches) - 1 if dispatches else None

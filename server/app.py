@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
 from cases.intake import IntakeRules
-from cases.limits import Limits, LimitsError
+from cases.limits import Limits, LimitsError, Tiers
 from cases.models import User
 from cases.service import CaseService
 from media.runtime import media_runtime, running
@@ -46,10 +46,7 @@ def create_app(
     """The API over `settings`; `clock` is the server's time (a fake one in tests);
     `store` the media store (default: the one KANCHA_MEDIA_URL names)."""
     clock = clock or server_clock(settings)
-    try:
-        limits = Limits(settings.limits)
-    except LimitsError as exc:
-        raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
+    limits = limits_in_force(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     rules = settings.intake_rules
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
@@ -116,6 +113,18 @@ def provide_case_service(
 ) -> CaseService:
     """The case domain for this request: its session, as its user."""
     return CaseService(db_session, clock, limits, user, rules)
+
+
+def limits_in_force(settings: Settings) -> Limits:
+    """The limits and loss tiers KANCHA_LIMITS and KANCHA_ESTIMATE_TIERS set."""
+    try:
+        tiers = Tiers(settings.estimate_tiers)
+    except LimitsError as exc:
+        raise SettingsError(f"KANCHA_ESTIMATE_TIERS: {exc}") from None
+    try:
+        return Limits(settings.limits, tiers)
+    except LimitsError as exc:
+        raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
 
 
 def server_clock(settings: Settings) -> Clock:

@@ -124,8 +124,10 @@ def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute every case's timeline, timings and progress from the log."""
     from cases.recalc import recalc_everything
+    from server.app import limits_in_force
 
     _prepare(settings)
+    tiers = limits_in_force(settings).tiers
 
     async def run() -> dict[str, float]:
         database = Database(settings.resolved_database_url)
@@ -133,6 +135,7 @@ def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
             return await recalc_everything(
                 database.write_sessions,
                 irregular_window=settings.intake_rules.irregular_window,
+                tiers=tiers,
                 batch=max(1, args.batch),
             )
         finally:

@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.changes import cases_changed, lock_cases
+from cases.limits import DEFAULT_TIERS, Tiers
 from cases.models import Case, Dispatch, Packet, User
 from cases.recalc import recalc_cases, record_track
 from cases.refusal import Conflict
@@ -71,6 +72,8 @@ class Push:
     sent_at: datetime
     packets: Sequence[Incoming]
     now: datetime
+    # The loss tiers in force (which estimate limit applies), for the recalculation.
+    tiers: Tiers = DEFAULT_TIERS
 
     def fields(self) -> tuple[User, str, datetime, Sequence[Incoming], datetime]:
         return self.surveyor, self.device_id, self.sent_at, self.packets, self.now
@@ -231,7 +234,12 @@ async def ingest_push(session: AsyncSession, push: Push, *, irregular_window: ti
     outcome = await _settle(session, push)
     # Case locks in id order before the feed counter (see cases/changes.py).
     await lock_cases(session, outcome.changed_case_ids)
-    await recalc_cases(session, outcome.milestone_case_ids, irregular_window=irregular_window)
+    await recalc_cases(
+        session,
+        outcome.milestone_case_ids,
+        irregular_window=irregular_window,
+        tiers=push.tiers,
+    )
     await record_track(session, outcome.track)
     await cases_changed(session, outcome.changed_case_ids, push.now)
     return outcome

@@ -88,7 +88,9 @@ class SyncService:
         """Settle a decoded push (inside its turn): a replay is answered from a read, on
         SQLite without waiting for the one writer; anything new is ingested into the
         request's session, refused whole (409) if the device is another surveyor's."""
-        push = Push(self.surveyor, device_id, sent_at, packets, self.clock.now())
+        push = Push(
+            self.surveyor, device_id, sent_at, packets, self.clock.now(), self.timing_limits.tiers
+        )
         async with self.sessions.session(write=False) as reader:
             settled = await replay_settled(reader, push)
         if settled is not None:
