@@ -133,6 +133,10 @@ async def test_dispatching_it_to_someone_else_turns_the_self_report_down(client,
     _, fresh = await _pull(client, tokens)
     assert case["id"] not in fresh
     assert (await client.get(f"/v1/cases/{case['id']}", headers=tokens["sv1"])).status_code == 403
+    again = await client.post(
+        "/v1/cases", json=case_body(case_no=case["case_no"]), headers=tokens["sv1"]
+    )
+    assert again.status_code == 409  # no longer theirs: nothing of it is told
 
 
 async def test_closing_it_with_a_reason_turns_it_down(client, tokens):
