@@ -47,8 +47,8 @@ def create_app(
     `store` the media store (default: the one KANCHA_MEDIA_URL names)."""
     clock = clock or server_clock(settings)
     limits = limits_in_force(settings)
-    database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     rules = settings.intake_rules
+    database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
         media = media_runtime(settings, database, clock, store)
