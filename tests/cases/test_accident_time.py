@@ -51,7 +51,9 @@ async def test_a_report_three_days_after_the_accident_is_late(client, tokens):
     opened = await open_case(client, tokens["disp"], occurred_at="2026-01-02T15:00:00+08:00")
     assert opened["late_report"] is True
     assert (await _read(client, tokens, opened["id"]))["late_report"] is True
-    assert (await _board_row(client, tokens, opened["id"]))["late_report"] is True
+    row = await _board_row(client, tokens, opened["id"])
+    assert row["late_report"] is True
+    assert when(row["occurred_at"]) == when("2026-01-02T07:00:00Z")
 
 
 async def test_exactly_the_threshold_is_not_late(client, tokens):
