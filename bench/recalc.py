@@ -191,7 +191,7 @@ async def _late_packet_recalc(database: Database, case_ids: list[str], first_seq
             )
             started = time.perf_counter()
             await session.execute(insert(Packet), [late])
-            await recalc_cases(session, [case_id], irregular_window=WINDOW, tiers=DEFAULT_TIERS)
+            await recalc_cases(session, [case_id], tiers=DEFAULT_TIERS, irregular_window=WINDOW)
             await session.commit()
             timings.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(timings), 2)
@@ -208,15 +208,15 @@ async def main(args: argparse.Namespace) -> dict:
             started = time.perf_counter()
             ids = await _grow(database, 0, small, args.events)
             await recalc_everything(
-                database.write_sessions, irregular_window=WINDOW, tiers=DEFAULT_TIERS
+                database.write_sessions, tiers=DEFAULT_TIERS, irregular_window=WINDOW
             )
             at_small = await _late_packet_recalc(database, ids, 1000, args.tries)
             ids += await _grow(database, small, args.cases, args.events)
             build_seconds = time.perf_counter() - started
             full = await recalc_everything(
                 database.write_sessions,
-                irregular_window=WINDOW,
                 tiers=DEFAULT_TIERS,
+                irregular_window=WINDOW,
                 batch=args.batch,
             )
             at_full = await _late_packet_recalc(database, ids, 100_000, args.tries)

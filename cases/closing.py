@@ -60,8 +60,8 @@ async def reopen_case(
     by: User,
     reason: str | None,
     now: datetime,
-    irregular_window: timedelta,
     tiers: Tiers,
+    irregular_window: timedelta,
 ) -> Case:
     """Reopen a closed case: its status is derived from its log again."""
     case = await _locked(session, case_id)
@@ -81,7 +81,7 @@ async def reopen_case(
     case.updated_at = now
     await session.flush()
     # The stage the log gives, from `dispatched`.
-    await recalc_cases(session, [case.id], irregular_window=irregular_window, tiers=tiers)
+    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)
@@ -95,8 +95,8 @@ async def delegate_case(
     to: str,
     reference: str | None,
     now: datetime,
-    irregular_window: timedelta,
     tiers: Tiers,
+    irregular_window: timedelta,
 ) -> Case:
     """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
     case = await _locked(session, case_id)
@@ -124,7 +124,7 @@ async def delegate_case(
     )
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id], irregular_window=irregular_window, tiers=tiers)
+    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

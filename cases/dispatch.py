@@ -141,8 +141,8 @@ async def dispatch_case(
     surveyor_name: str,
     dispatched_by: User,
     now: datetime,
-    irregular_window: timedelta,
     tiers: Tiers,
+    irregular_window: timedelta,
     purpose: str = "scene",
 ) -> Case:
     """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
@@ -176,7 +176,7 @@ async def dispatch_case(
     case.updated_at = now
     await session.flush()
     # A scene re-dispatch restarts the scene timings; held packets of this surveyor join.
-    await recalc_cases(session, [case.id], irregular_window=irregular_window, tiers=tiers)
+    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

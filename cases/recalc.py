@@ -77,7 +77,7 @@ class Computed:
     log: CaseLog
 
 
-def compute(case_id: str, log: CaseLog, irregular_window: timedelta, tiers: Tiers) -> Computed:
+def compute(case_id: str, log: CaseLog, tiers: Tiers, irregular_window: timedelta) -> Computed:
     timeline = build_timeline(log.facts, log.rows, log.dispatches, irregular_window)
     measures = measure(log.facts, timeline, log.dispatches, log.reviews, tiers)
     actions = [ActionFact(a.kind, a.at) for a in log.actions]
@@ -138,13 +138,11 @@ async def load_logs(
 
 
 async def case_computed(
-    session: AsyncSession, case_id: str, irregular_window: timedelta, tiers: Tiers
+    session: AsyncSession, case_id: str, tiers: Tiers, irregular_window: timedelta
 ) -> Computed | None:
     """One case's timeline and measured timings, straight from the log (for reading)."""
     logs = await load_logs(session, [case_id])
-    if case_id not in logs:
-        return None
-    return compute(case_id, logs[case_id], irregular_window, tiers)
+    return compute(case_id, logs[case_id], tiers, irregular_window) if case_id in logs else None
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
@@ -287,8 +285,8 @@ async def recalc_cases(
     session: AsyncSession,
     case_ids: Collection[str],
     *,
-    irregular_window: timedelta,
     tiers: Tiers,
+    irregular_window: timedelta,
     track: bool = False,
 ) -> list[Computed]:
     """Recompute and store the timings of these cases inside the caller's transaction;
@@ -303,7 +301,7 @@ async def recalc_cases(
     await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
     results = [
-        compute(case_id, logs[case_id], irregular_window, tiers)
+        compute(case_id, logs[case_id], tiers, irregular_window)
         for case_id in ids
         if case_id in logs
     ]
@@ -314,8 +312,8 @@ async def recalc_cases(
 async def recalc_everything(
     sessions: async_sessionmaker[AsyncSession] | Any,
     *,
-    irregular_window: timedelta,
     tiers: Tiers,
+    irregular_window: timedelta,
     batch: int = 500,
 ) -> dict[str, float]:
     """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
@@ -327,7 +325,7 @@ async def recalc_everything(
         async with sessions() as session:
             chunk = all_ids[start : start + batch]
             results = await recalc_cases(
-                session, chunk, irregular_window=irregular_window, tiers=tiers, track=True
+                session, chunk, tiers=tiers, irregular_window=irregular_window, track=True
             )
             events += sum(len(c.timeline) for c in results)
             await session.commit()

@@ -106,8 +106,8 @@ class CaseService:
             surveyor_name=surveyor,
             dispatched_by=self.user,
             now=self.clock.now(),
-            irregular_window=self.window,
             tiers=self.limits.tiers,
+            irregular_window=self.window,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -125,8 +125,8 @@ class CaseService:
             by=self.user,
             reason=reason,
             now=self.clock.now(),
-            irregular_window=self.window,
             tiers=self.limits.tiers,
+            irregular_window=self.window,
         )
         return await self._detail(case)
 
@@ -138,8 +138,8 @@ class CaseService:
             to=to,
             reference=reference,
             now=self.clock.now(),
-            irregular_window=self.window,
             tiers=self.limits.tiers,
+            irregular_window=self.window,
         )
         return await self._detail(case)
 
@@ -150,7 +150,13 @@ class CaseService:
         return await self._detail(case)
 
     async def review(
-        self, case_id: str, *, decision: str, reason: str | None, requested: Sequence[str]
+        self,
+        case_id: str,
+        *,
+        decision: str,
+        reason: str | None,
+        requested: Sequence[str],
+        approved_amount: float | None = None,
     ) -> ReviewOutcome:
         now = self.clock.now()
         review = await review_case(
@@ -161,15 +167,16 @@ class CaseService:
             reason=reason,
             requested=requested,
             now=now,
-            irregular_window=self.window,
             tiers=self.limits.tiers,
+            irregular_window=self.window,
+            approved_amount=approved_amount,
         )
-        computed = await case_computed(self.session, case_id, self.window, self.limits.tiers)
+        computed = await case_computed(self.session, case_id, self.limits.tiers, self.window)
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
     async def review_queue(self, *, limit: int, offset: int) -> list[QueueEntry]:
-        return await review_queue(self.session, limit=limit, offset=offset)
+        return await review_queue(self.session, reviewer=self.user, limit=limit, offset=offset)
 
     async def board(self) -> Board:
         now = self.clock.now()
@@ -190,7 +197,7 @@ class CaseService:
     async def _detail(self, case: Case) -> CaseDetail:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
-        computed = await case_computed(self.session, case.id, self.window, self.limits.tiers)
+        computed = await case_computed(self.session, case.id, self.limits.tiers, self.window)
         if computed is not None:
             dispatches = computed.log.dispatches
             detail.current_dispatch = len(dispatches) - 1 if dispatches else None

@@ -88,14 +88,17 @@ class SyncService:
         """Settle a decoded push (inside its turn): a replay is answered from a read, on
         SQLite without waiting for the one writer; anything new is ingested into the
         request's session, refused whole (409) if the device is another surveyor's."""
-        push = Push(
-            self.surveyor, device_id, sent_at, packets, self.clock.now(), self.timing_limits.tiers
-        )
+        push = Push(self.surveyor, device_id, sent_at, packets, self.clock.now())
         async with self.sessions.session(write=False) as reader:
             settled = await replay_settled(reader, push)
         if settled is not None:
             return settled
-        return await ingest_push(self.session, push, irregular_window=self.rules.irregular_window)
+        return await ingest_push(
+            self.session,
+            push,
+            tiers=self.timing_limits.tiers,
+            irregular_window=self.rules.irregular_window,
+        )
 
     async def pull(self, cursor: str | None) -> Pulled:
         """The surveyor's cases since `cursor` (all open ones without); a cursor this

@@ -54,7 +54,7 @@ async def test_racing_pushes_on_one_case_leave_consistent_timings(live_server, d
         stored = sorted(tuple(r) for r in await session.execute(select(CaseTiming.__table__)))
     async with db.session() as session:
         await recalc_cases(
-            session, [case_id], irregular_window=timedelta(hours=24), tiers=DEFAULT_TIERS
+            session, [case_id], tiers=DEFAULT_TIERS, irregular_window=timedelta(hours=24)
         )
         fresh = sorted(tuple(r) for r in await session.execute(select(CaseTiming.__table__)))
         await session.rollback()
