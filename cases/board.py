@@ -41,6 +41,7 @@ class BoardCase:
     position: SurveyorPosition | None
     running: list[tuple[Timing, str]] = field(default_factory=list)
     # Intake (cases/intake.py): 延时报案, delegated in, opened from a tablet and unconfirmed.
+    occurred_at: datetime | None = None
     late_report: bool = False
     delegated_in: bool = False
     self_reported: bool = False
@@ -103,6 +104,7 @@ async def board(
             surveyor_id=r.surveyor_id,
             lat=r.lat,
             lon=r.lon,
+            occurred_at=r.occurred_at,
             late_report=is_late_report(r.reported_at, r.occurred_at, late_report),
             delegated_in=r.delegated_from is not None,
             self_reported=bool(r.self_reported),

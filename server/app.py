@@ -50,8 +50,8 @@ def create_app(
     clock = clock or server_clock(settings)
     limits = limits_in_force(settings)
     load = load_policy(settings)
-    database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     rules = settings.intake_rules
+    database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
         media = media_runtime(settings, database, clock, store)

@@ -111,7 +111,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def intake_rules(self) -> IntakeRules:
-        """The late-report threshold and the irregular window, as the case code takes them."""
+        """The late-report threshold and the irregular window, as the case code takes them
+        (a negative one is refused, naming its variable)."""
+        for name in ("late_report_seconds", "irregular_window_seconds"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must not be negative")
         return IntakeRules.of_seconds(self.late_report_seconds, self.irregular_window_seconds)
 
     @property

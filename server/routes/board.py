@@ -50,7 +50,9 @@ class BoardRow(msgspec.Struct, kw_only=True):
     timings: list[RunningTiming]
     # The surveyor's latest GPS fix on any case (by event time), if any.
     position: Position | None
-    # Reported more than KANCHA_LATE_REPORT_SECONDS after the accident (延时报案).
+    # The accident time, if known; reported more than KANCHA_LATE_REPORT_SECONDS after it
+    # is late_report (延时报案).
+    occurred_at: datetime | None = None
     late_report: bool = False
     # Delegated to us by another branch or insurer.
     delegated_in: bool = False
