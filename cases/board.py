@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from cases.eta import Eta, Fix, eta
+from cases.intake import awaiting_confirmation, is_late_report
 from cases.limits import Limits
 from cases.models import (
     Case,
@@ -43,6 +45,12 @@ class BoardCase:
     lon: float = 0.0
     # While the arrival runs: when the surveyor should be there (cases/eta.py).
     eta: Eta | None = None
+    # Intake (cases/intake.py): 延时报案, delegated in, opened from a tablet and unconfirmed.
+    late_report: bool = False
+    delegated_in: bool = False
+    self_reported: bool = False
+    reported_by: str | None = None
+    awaiting_confirmation: bool = False
 
     @property
     def most_urgent(self) -> int | None:
@@ -64,21 +72,19 @@ def stored_measure(row: CaseTiming, zone: str | None = None) -> Measure:
     )
 
 
-async def board(session: AsyncSession, limits: Limits, now: datetime) -> list[BoardCase]:
-    """Open cases (not closed, not approved), most urgent first, undispatched ones last."""
+async def board(
+    session: AsyncSession, limits: Limits, now: datetime, late_report: timedelta
+) -> list[BoardCase]:
+    """Open cases (not closed, not approved), most urgent first, undispatched ones last
+    (self-reported ones among them: awaiting the dispatch that confirms them)."""
+    opener = aliased(User)
     rows = await session.execute(
-        select(
-            Case.id,
-            Case.case_no,
-            Case.zone,
-            Case.status,
-            Case.surveyor_id,
-            Case.lat,
-            Case.lon,
-            User.name,
-            SurveyorPosition,
-        )
+        select(Case.id, Case.case_no, Case.zone, Case.status, User.name, SurveyorPosition)
+        .add_columns(Case.reported_at, Case.occurred_at, Case.self_reported)
+        .add_columns(Case.delegated_from, Case.surveyor_id, opener.name.label("opener"))
+        .add_columns(Case.lat, Case.lon)
         .outerjoin(User, User.id == Case.surveyor_id)
+        .join(opener, opener.id == Case.created_by)
         .outerjoin(SurveyorPosition, SurveyorPosition.surveyor_id == Case.surveyor_id)
         .outerjoin(CaseProgress, CaseProgress.case_id == Case.id)
         .where(
@@ -97,6 +103,13 @@ async def board(session: AsyncSession, limits: Limits, now: datetime) -> list[Bo
             surveyor_id=r.surveyor_id,
             lat=r.lat,
             lon=r.lon,
+            late_report=is_late_report(r.reported_at, r.occurred_at, late_report),
+            delegated_in=r.delegated_from is not None,
+            self_reported=bool(r.self_reported),
+            reported_by=r.opener if r.self_reported else None,
+            awaiting_confirmation=awaiting_confirmation(
+                bool(r.self_reported), r.surveyor_id, r.status
+            ),
         )
         for r in rows
     }

@@ -9,7 +9,7 @@ readable and in the reports. Every act is kept in `case_actions`, append-only.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +61,7 @@ async def reopen_case(
     reason: str | None,
     now: datetime,
     tiers: Tiers,
+    irregular_window: timedelta,
 ) -> Case:
     """Reopen a closed case: its status is derived from its log again."""
     case = await _locked(session, case_id)
@@ -79,9 +80,8 @@ async def reopen_case(
     case.status = "dispatched" if dispatched is not None else "reported"
     case.updated_at = now
     await session.flush()
-    await recalc_cases(
-        session, [case.id], tiers=tiers
-    )  # the stage the log gives, from `dispatched`
+    # The stage the log gives, from `dispatched`.
+    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)
@@ -96,6 +96,7 @@ async def delegate_case(
     reference: str | None,
     now: datetime,
     tiers: Tiers,
+    irregular_window: timedelta,
 ) -> Case:
     """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
     case = await _locked(session, case_id)
@@ -123,7 +124,7 @@ async def delegate_case(
     )
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id], tiers=tiers)
+    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

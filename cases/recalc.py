@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, or_, select, update
@@ -76,8 +77,8 @@ class Computed:
     log: CaseLog
 
 
-def compute(case_id: str, log: CaseLog, tiers: Tiers) -> Computed:
-    timeline = build_timeline(log.facts, log.rows, log.dispatches)
+def compute(case_id: str, log: CaseLog, tiers: Tiers, irregular_window: timedelta) -> Computed:
+    timeline = build_timeline(log.facts, log.rows, log.dispatches, irregular_window)
     measures = measure(log.facts, timeline, log.dispatches, log.reviews, tiers)
     actions = [ActionFact(a.kind, a.at) for a in log.actions]
     delegation = delegation_measure(log.facts, log.dispatches, actions)
@@ -142,10 +143,12 @@ async def load_logs(
     return logs
 
 
-async def case_computed(session: AsyncSession, case_id: str, tiers: Tiers) -> Computed | None:
+async def case_computed(
+    session: AsyncSession, case_id: str, tiers: Tiers, irregular_window: timedelta
+) -> Computed | None:
     """One case's timeline and measured timings, straight from the log (for reading)."""
     logs = await load_logs(session, [case_id])
-    return compute(case_id, logs[case_id], tiers) if case_id in logs else None
+    return compute(case_id, logs[case_id], tiers, irregular_window) if case_id in logs else None
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
@@ -286,9 +289,15 @@ async def record_track(session: AsyncSession, rows: Iterable[Any]) -> None:
 
 
 async def recalc_cases(
-    session: AsyncSession, case_ids: Collection[str], *, tiers: Tiers, track: bool = False
+    session: AsyncSession,
+    case_ids: Collection[str],
+    *,
+    tiers: Tiers,
+    irregular_window: timedelta,
+    track: bool = False,
 ) -> list[Computed]:
-    """Recompute and store the timings of these cases inside the caller's transaction.
+    """Recompute and store the timings of these cases inside the caller's transaction;
+    held packets join when a dispatch to their sender follows within `irregular_window`.
 
     The track (position packets) is read only when asked (`kancha recalc` rebuilding last
     known positions): timings never depend on it, and pushes record it via record_track.
@@ -298,13 +307,21 @@ async def recalc_cases(
         return []
     await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
-    results = [compute(case_id, logs[case_id], tiers) for case_id in ids if case_id in logs]
+    results = [
+        compute(case_id, logs[case_id], tiers, irregular_window)
+        for case_id in ids
+        if case_id in logs
+    ]
     await store(session, results)
     return results
 
 
 async def recalc_everything(
-    sessions: async_sessionmaker[AsyncSession] | Any, *, tiers: Tiers, batch: int = 500
+    sessions: async_sessionmaker[AsyncSession] | Any,
+    *,
+    tiers: Tiers,
+    irregular_window: timedelta,
+    batch: int = 500,
 ) -> dict[str, float]:
     """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
     started = time.perf_counter()
@@ -313,8 +330,9 @@ async def recalc_everything(
     events = 0
     for start in range(0, len(all_ids), batch):
         async with sessions() as session:
+            chunk = all_ids[start : start + batch]
             results = await recalc_cases(
-                session, all_ids[start : start + batch], tiers=tiers, track=True
+                session, chunk, tiers=tiers, irregular_window=irregular_window, track=True
             )
             events += sum(len(c.timeline) for c in results)
             await session.commit()

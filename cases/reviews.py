@@ -4,7 +4,7 @@ awaiting it. A return starts the `resubmit` timing; the next estimate ends it.""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 from sqlalchemy import select
@@ -42,6 +42,7 @@ async def review_case(
     requested: Sequence[str],
     now: datetime,
     tiers: Tiers,
+    irregular_window: timedelta,
 ) -> Review:
     """Record a decision on the latest estimate, recalculate, and move the case in the feed
     (a return reaches the surveyor's tablet through pull)."""
@@ -53,7 +54,7 @@ async def review_case(
     if case is None:
         raise CaseNotFound(case_id)
     # Recalculate first so the decision is about the latest estimate the log holds.
-    await recalc_cases(session, [case_id], tiers=tiers)
+    await recalc_cases(session, [case_id], tiers=tiers, irregular_window=irregular_window)
     progress = await session.get(CaseProgress, case_id, populate_existing=True)
     if progress is None or progress.estimate_packet_id is None or not progress.awaiting_review:
         raise Conflict("case", "no estimate awaits review")
@@ -70,7 +71,7 @@ async def review_case(
     case.status = decision
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case_id], tiers=tiers)
+    await recalc_cases(session, [case_id], tiers=tiers, irregular_window=irregular_window)
     await cases_changed(session, [case_id], now)
     return review
 

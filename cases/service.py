@@ -17,6 +17,7 @@ from cases.board import BoardCase, board
 from cases.clock import Clock
 from cases.closing import close_case, delegate_case, reopen_case
 from cases.dispatch import dispatch_case, ensure_case_visible, load_case, open_case
+from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.load import LoadPolicy, SurveyorLoad, surveyor_loads
 from cases.models import Case, Review, User
@@ -56,8 +57,8 @@ class Board:
 
 
 class CaseService:
-    """The case domain as seen by `user`, at `clock`'s time, under `limits` (and the
-    board's `load` warning)."""
+    """The case domain as seen by `user`, at `clock`'s time, under `limits` and `rules`
+    (and the board's `load` warning)."""
 
     def __init__(
         self,
@@ -65,6 +66,7 @@ class CaseService:
         clock: Clock,
         limits: Limits,
         user: User,
+        rules: IntakeRules,
         *,
         load: LoadPolicy | None = None,
     ) -> None:
@@ -72,6 +74,8 @@ class CaseService:
         self.clock = clock
         self.limits = limits
         self.user = user
+        self.rules = rules
+        self.window = rules.irregular_window
         self.load = load or LoadPolicy()
 
     async def open(
@@ -85,8 +89,11 @@ class CaseService:
         zone: str,
         plate: str | None,
         simple_procedure: bool,
+        occurred_at: datetime | None = None,
+        delegated_from: str | None = None,
     ) -> tuple[Case, bool]:
-        """The case opened under `case_no`, and whether this call created it."""
+        """The case opened under `case_no`, and whether this call created it (by a
+        surveyor: self-reported, awaiting the dispatch that confirms it)."""
         return await open_case(
             self.session,
             case_no=case_no,
@@ -99,6 +106,8 @@ class CaseService:
             simple_procedure=simple_procedure,
             created_by=self.user,
             now=self.clock.now(),
+            occurred_at=occurred_at,
+            delegated_from=delegated_from,
         )
 
     async def dispatch(self, case_id: str, surveyor: str, purpose: str = "scene") -> CaseDetail:
@@ -109,6 +118,7 @@ class CaseService:
             dispatched_by=self.user,
             now=self.clock.now(),
             tiers=self.limits.tiers,
+            irregular_window=self.window,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -127,6 +137,7 @@ class CaseService:
             reason=reason,
             now=self.clock.now(),
             tiers=self.limits.tiers,
+            irregular_window=self.window,
         )
         return await self._detail(case)
 
@@ -139,6 +150,7 @@ class CaseService:
             reference=reference,
             now=self.clock.now(),
             tiers=self.limits.tiers,
+            irregular_window=self.window,
         )
         return await self._detail(case)
 
@@ -161,8 +173,9 @@ class CaseService:
             requested=requested,
             now=now,
             tiers=self.limits.tiers,
+            irregular_window=self.window,
         )
-        computed = await case_computed(self.session, case_id, self.limits.tiers)
+        computed = await case_computed(self.session, case_id, self.limits.tiers, self.window)
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
@@ -171,7 +184,7 @@ class CaseService:
 
     async def board(self) -> Board:
         now = self.clock.now()
-        cases = await board(self.session, self.limits, now)
+        cases = await board(self.session, self.limits, now, self.rules.late_report)
         return Board(now, cases, await surveyor_loads(self.session, cases, self.load, now))
 
     async def sla_report(
@@ -189,7 +202,7 @@ class CaseService:
     async def _detail(self, case: Case) -> CaseDetail:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
-        computed = await case_computed(self.session, case.id, self.limits.tiers)
+        computed = await case_computed(self.session, case.id, self.limits.tiers, self.window)
         if computed is not None:
             dispatches = computed.log.dispatches
             detail.current_dispatch = len(dispatches) - 1 if dispatches else None

@@ -14,6 +14,7 @@ from litestar.middleware.base import DefineMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
+from cases.intake import IntakeRules
 from cases.limits import Limits, LimitsError, Tiers
 from cases.load import LoadPolicy
 from cases.models import User
@@ -50,6 +51,7 @@ def create_app(
     limits = limits_in_force(settings)
     load = load_policy(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
+    rules = settings.intake_rules
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
         media = media_runtime(settings, database, clock, store)
@@ -83,6 +85,7 @@ def create_app(
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
             "load": Provide(lambda: load, use_cache=True, sync_to_thread=False),
+            "rules": Provide(lambda: rules, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
@@ -111,9 +114,10 @@ def provide_case_service(
     limits: NamedDependency[Limits],
     load: NamedDependency[LoadPolicy],
     user: NamedDependency[User],
+    rules: NamedDependency[IntakeRules],
 ) -> CaseService:
     """The case domain for this request: its session, as its user."""
-    return CaseService(db_session, clock, limits, user, load=load)
+    return CaseService(db_session, clock, limits, user, rules, load=load)
 
 
 def load_policy(settings: Settings) -> LoadPolicy:

@@ -145,7 +145,10 @@ def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
         database = Database(settings.resolved_database_url)
         try:
             return await recalc_everything(
-                database.write_sessions, tiers=tiers, batch=max(1, args.batch)
+                database.write_sessions,
+                tiers=tiers,
+                irregular_window=settings.intake_rules.irregular_window,
+                batch=max(1, args.batch),
             )
         finally:
             await database.dispose()

@@ -52,6 +52,15 @@ class BoardRow(msgspec.Struct, kw_only=True):
     position: Position | None
     # While the arrival runs and the surveyor has a fix; None otherwise (arrived, no fix).
     eta: Eta | None = None
+    # Reported more than KANCHA_LATE_REPORT_SECONDS after the accident (延时报案).
+    late_report: bool = False
+    # Delegated to us by another branch or insurer.
+    delegated_in: bool = False
+    # Opened by a surveyor (`reported_by`) from the tablet; awaiting_confirmation until a
+    # dispatcher confirms it by dispatching it (to them: their held packets then join).
+    self_reported: bool = False
+    reported_by: str | None = None
+    awaiting_confirmation: bool = False
 
 
 class SurveyorRow(msgspec.Struct, kw_only=True):
