@@ -161,7 +161,13 @@ class CaseService:
         return await self._detail(case)
 
     async def review(
-        self, case_id: str, *, decision: str, reason: str | None, requested: Sequence[str]
+        self,
+        case_id: str,
+        *,
+        decision: str,
+        reason: str | None,
+        requested: Sequence[str],
+        approved_amount: float | None = None,
     ) -> ReviewOutcome:
         now = self.clock.now()
         review = await review_case(
@@ -174,13 +180,14 @@ class CaseService:
             now=now,
             tiers=self.limits.tiers,
             irregular_window=self.window,
+            approved_amount=approved_amount,
         )
         computed = await case_computed(self.session, case_id, self.limits.tiers, self.window)
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
     async def review_queue(self, *, limit: int, offset: int) -> list[QueueEntry]:
-        return await review_queue(self.session, limit=limit, offset=offset)
+        return await review_queue(self.session, reviewer=self.user, limit=limit, offset=offset)
 
     async def board(self) -> Board:
         now = self.clock.now()

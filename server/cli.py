@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from cases.clock import SystemClock
-from cases.users import UserError, create_user, issue_token, list_users, revoke_user, set_team
+from cases.reviews import yuan
+from cases.users import (
+    UserError,
+    create_user,
+    issue_token,
+    list_users,
+    revoke_user,
+    set_authority,
+    set_team,
+)
 from server.db import Database, failure_reason, migrate_url, shown_url, url_problem
 from server.settings import Settings, SettingsError
 
@@ -81,12 +91,14 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     now = SystemClock().now()
     token = asyncio.run(
         _with_session(
-            settings, lambda s: create_user(s, args.name, args.role, now, team=args.team)
+            settings,
+            lambda s: create_user(s, args.name, args.role, now, args.max_approve, team=args.team),
         )()
     )
+    authority = "" if args.max_approve is None else f" ({_authority(args.max_approve)})"
     team = f" of team {args.team.strip()}" if args.team and args.team.strip() else ""
     print(
-        f"created {args.role} {args.name}{team} in {_database_name(settings)};"
+        f"created {args.role} {args.name}{team}{authority} in {_database_name(settings)};"
         " its token is shown once:"
     )
     print(token)
@@ -104,6 +116,32 @@ def cmd_user_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_authority(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    asyncio.run(_with_session(settings, lambda s: set_authority(s, args.name, args.amount))())
+    print(f"{args.name} {_authority(args.amount)}")
+    return 0
+
+
+def _authority(max_approve: float | None) -> str:
+    return (
+        "approves any amount" if max_approve is None else f"approves up to {yuan(max_approve)} yuan"
+    )
+
+
+def _yuan_or_none(text: str) -> float | None:
+    """An approval authority on the command line: yuan, or `none` for no limit."""
+    if text.strip().lower() in ("none", "unlimited"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of yuan") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of yuan, 0 or more")
+    return value
+
+
 def _database_name(settings: Settings) -> str:
     return shown_url(settings.resolved_database_url)
 
@@ -113,14 +151,16 @@ def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
     users = asyncio.run(_with_session(settings, list_users)())
     for user in users:  # type: ignore[attr-defined]
         state = f"revoked {user.revoked_at:%Y-%m-%d %H:%M}" if user.revoked_at else "active"
+        authority = "" if user.max_approve is None else f"\tmax_approve {yuan(user.max_approve)}"
         team = f"\tteam {user.team}" if user.team else ""
-        print(f"{user.name}\t{user.role}\t{state}{team}")
+        print(f"{user.name}\t{user.role}\t{state}{authority}{team}")
     return 0
 
 
 def cmd_user_team(settings: Settings, args: argparse.Namespace) -> int:
     _prepare(settings)
-    team = asyncio.run(_with_session(settings, lambda s: set_team(s, args.name, args.team))())
+    wanted = None if args.team == "none" else args.team
+    team = asyncio.run(_with_session(settings, lambda s: set_team(s, args.name, wanted))())
     print(f"{args.name} is in team {team}" if team else f"{args.name} is in no team")
     return 0
 
@@ -188,15 +228,28 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--role", required=True, choices=["surveyor", "dispatcher", "reviewer", "admin"]
     )
+    add.add_argument(
+        "--max-approve",
+        type=_yuan_or_none,
+        default=None,
+        metavar="YUAN",
+        help="a reviewer's approval authority in yuan (default: no limit)",
+    )
     add.add_argument("--team", help="the surveyor's team (e.g. ordinary): its limits apply")
     add.set_defaults(func=cmd_user_add)
+    authority = user.add_parser(
+        "authority", help="change a reviewer's approval authority (max_approve)"
+    )
+    authority.add_argument("name")
+    authority.add_argument("amount", type=_yuan_or_none, metavar="YUAN|none")
+    authority.set_defaults(func=cmd_user_authority)
     user.add_parser("list", help="list users").set_defaults(func=cmd_user_list)
     token = user.add_parser("token", help="issue a new token for a user; prints it last")
     token.add_argument("name")
     token.set_defaults(func=cmd_user_token)
-    team = user.add_parser("team", help="put a user in a team (no team given: in none)")
+    team = user.add_parser("team", help="put a user in a team (none, or no team given: in none)")
     team.add_argument("name")
-    team.add_argument("team", nargs="?", default=None)
+    team.add_argument("team", nargs="?", default=None, metavar="TEAM|none")
     team.set_defaults(func=cmd_user_team)
     revoke = user.add_parser("revoke", help="revoke a user's token")
     revoke.add_argument("name")

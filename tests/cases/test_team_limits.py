@@ -139,6 +139,10 @@ async def test_user_add_with_a_team_and_user_team(tmp_path, database_url, client
     assert moved.returncode == 0 and "zhou is in team large" in moved.stdout
     cleared = run_kancha("user", "team", "zhou", env=env, cwd=tmp_path)
     assert cleared.returncode == 0 and "zhou is in no team" in cleared.stdout
+    run_kancha("user", "team", "zhou", "large", env=env, cwd=tmp_path)
+    cleared = run_kancha("user", "team", "zhou", "none", env=env, cwd=tmp_path)
+    assert cleared.returncode == 0 and "zhou is in no team" in cleared.stdout
+    assert "\tteam" not in run_kancha("user", "list", env=env, cwd=tmp_path).stdout
     missing = run_kancha("user", "team", "nobody", "x", env=env, cwd=tmp_path)
     assert missing.returncode == 2 and "no user named 'nobody'" in missing.stderr
 
