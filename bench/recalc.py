@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from cases.models import Case, Dispatch, Packet, User  # noqa: E402
 from cases.recalc import recalc_cases, recalc_everything  # noqa: E402
+from cases.timeline import DEFAULT_RULES  # noqa: E402
 from server.db import Database, migrate  # noqa: E402
 from sync.models import Device  # noqa: E402
 
@@ -187,7 +188,7 @@ async def _late_packet_recalc(database: Database, case_ids: list[str], first_seq
             )
             started = time.perf_counter()
             await session.execute(insert(Packet), [late])
-            await recalc_cases(session, [case_id])
+            await recalc_cases(session, [case_id], rules=DEFAULT_RULES)
             await session.commit()
             timings.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(timings), 2)
@@ -203,11 +204,13 @@ async def main(args: argparse.Namespace) -> dict:
             small = min(1000, args.cases)
             started = time.perf_counter()
             ids = await _grow(database, 0, small, args.events)
-            await recalc_everything(database.write_sessions)
+            await recalc_everything(database.write_sessions, rules=DEFAULT_RULES)
             at_small = await _late_packet_recalc(database, ids, 1000, args.tries)
             ids += await _grow(database, small, args.cases, args.events)
             build_seconds = time.perf_counter() - started
-            full = await recalc_everything(database.write_sessions, batch=args.batch)
+            full = await recalc_everything(
+                database.write_sessions, rules=DEFAULT_RULES, batch=args.batch
+            )
             at_full = await _late_packet_recalc(database, ids, 100_000, args.tries)
         finally:
             await database.dispose()

@@ -20,6 +20,7 @@ from cases.dispatch import CaseNotFound, load_case
 from cases.models import Case, CaseAction, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
+from cases.timeline import TimeRules
 
 
 async def _locked(session: AsyncSession, case_id: str) -> Case:
@@ -53,7 +54,13 @@ async def close_case(
 
 
 async def reopen_case(
-    session: AsyncSession, case_id: str, *, by: User, reason: str | None, now: datetime
+    session: AsyncSession,
+    case_id: str,
+    *,
+    by: User,
+    reason: str | None,
+    now: datetime,
+    rules: TimeRules,
 ) -> Case:
     """Reopen a closed case: its status is derived from its log again."""
     case = await _locked(session, case_id)
@@ -72,7 +79,8 @@ async def reopen_case(
     case.status = "dispatched" if dispatched is not None else "reported"
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])  # the stage the log gives, from `dispatched`
+    # The stage the log gives, from `dispatched`.
+    await recalc_cases(session, [case.id], rules=rules)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)
@@ -86,6 +94,7 @@ async def delegate_case(
     to: str,
     reference: str | None,
     now: datetime,
+    rules: TimeRules,
 ) -> Case:
     """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
     case = await _locked(session, case_id)
@@ -113,7 +122,7 @@ async def delegate_case(
     )
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])
+    await recalc_cases(session, [case.id], rules=rules)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

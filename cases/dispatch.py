@@ -14,6 +14,7 @@ from cases.changes import cases_changed
 from cases.models import Case, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Forbidden, NotFound, Refusal
+from cases.timeline import TimeRules
 from cases.users import active_user_by_name
 from cases.values import time_out_of_range
 
@@ -120,6 +121,7 @@ async def dispatch_case(
     surveyor_name: str,
     dispatched_by: User,
     now: datetime,
+    rules: TimeRules,
     purpose: str = "scene",
 ) -> Case:
     """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
@@ -152,7 +154,8 @@ async def dispatch_case(
     case.status = "dispatched"
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])  # a scene re-dispatch restarts the scene timings
+    # A scene re-dispatch restarts the scene timings.
+    await recalc_cases(session, [case.id], rules=rules)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

@@ -32,7 +32,15 @@ from cases.models import (
 from cases.rates import documents_on_site, first_scene, missing_documents
 from cases.sql import insert
 from cases.stages import stage
-from cases.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
+from cases.timeline import (
+    TRACK,
+    CaseFacts,
+    DispatchFact,
+    Event,
+    TimeRules,
+    build_timeline,
+    to_event,
+)
 from cases.timings import Measure, ReviewFact, latest_estimate, measure
 
 PACKET_COLUMNS = (
@@ -45,6 +53,7 @@ PACKET_COLUMNS = (
     Packet.received_at,
     Packet.corrected_at,
     Packet.fix_time,
+    Packet.monotonic_at,
     Packet.lat,
     Packet.lon,
     Packet.accuracy_m,
@@ -75,8 +84,8 @@ class Computed:
     log: CaseLog
 
 
-def compute(case_id: str, log: CaseLog) -> Computed:
-    timeline = build_timeline(log.facts, log.rows, log.dispatches)
+def compute(case_id: str, log: CaseLog, rules: TimeRules) -> Computed:
+    timeline = build_timeline(log.facts, log.rows, log.dispatches, rules)
     measures = measure(log.facts, timeline, log.dispatches, log.reviews)
     actions = [ActionFact(a.kind, a.at) for a in log.actions]
     delegation = delegation_measure(log.facts, log.dispatches, actions)
@@ -135,10 +144,12 @@ async def load_logs(
     return logs
 
 
-async def case_computed(session: AsyncSession, case_id: str) -> Computed | None:
+async def case_computed(
+    session: AsyncSession, case_id: str, *, rules: TimeRules
+) -> Computed | None:
     """One case's timeline and measured timings, straight from the log (for reading)."""
     logs = await load_logs(session, [case_id])
-    return compute(case_id, logs[case_id]) if case_id in logs else None
+    return compute(case_id, logs[case_id], rules) if case_id in logs else None
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
@@ -263,14 +274,14 @@ async def _keep_newest_positions(
         )
 
 
-async def record_track(session: AsyncSession, rows: Iterable[Any]) -> None:
+async def record_track(session: AsyncSession, rows: Iterable[Any], *, rules: TimeRules) -> None:
     """Move surveyors' last known positions on from newly accepted track packets (rows with
     the attributes of a Packet row), without recalculating timings no track can change."""
     newest: dict[int, tuple[Event, str]] = {}
     for row in rows:
         if row.lat is None or row.lon is None:
             continue
-        event = to_event(row)
+        event = to_event(row, rules)
         held = newest.get(event.surveyor_id)
         if held is None or (event.time, event.packet_id) > (held[0].time, held[0].packet_id):
             newest[event.surveyor_id] = (event, row.case_id)
@@ -278,7 +289,7 @@ async def record_track(session: AsyncSession, rows: Iterable[Any]) -> None:
 
 
 async def recalc_cases(
-    session: AsyncSession, case_ids: Collection[str], *, track: bool = False
+    session: AsyncSession, case_ids: Collection[str], *, rules: TimeRules, track: bool = False
 ) -> list[Computed]:
     """Recompute and store the timings of these cases inside the caller's transaction.
 
@@ -290,13 +301,13 @@ async def recalc_cases(
         return []
     await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
-    results = [compute(case_id, logs[case_id]) for case_id in ids if case_id in logs]
+    results = [compute(case_id, logs[case_id], rules) for case_id in ids if case_id in logs]
     await store(session, results)
     return results
 
 
 async def recalc_everything(
-    sessions: async_sessionmaker[AsyncSession] | Any, *, batch: int = 500
+    sessions: async_sessionmaker[AsyncSession] | Any, *, rules: TimeRules, batch: int = 500
 ) -> dict[str, float]:
     """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
     started = time.perf_counter()
@@ -305,7 +316,8 @@ async def recalc_everything(
     events = 0
     for start in range(0, len(all_ids), batch):
         async with sessions() as session:
-            results = await recalc_cases(session, all_ids[start : start + batch], track=True)
+            chunk = all_ids[start : start + batch]
+            results = await recalc_cases(session, chunk, rules=rules, track=True)
             events += sum(len(c.timeline) for c in results)
             await session.commit()
     seconds = time.perf_counter() - started

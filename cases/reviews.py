@@ -15,6 +15,7 @@ from cases.dispatch import CaseNotFound
 from cases.models import Case, CaseProgress, Review, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
+from cases.timeline import TimeRules
 
 
 class QueueEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +41,7 @@ async def review_case(
     reason: str | None,
     requested: Sequence[str],
     now: datetime,
+    rules: TimeRules,
 ) -> Review:
     """Record a decision on the latest estimate, recalculate, and move the case in the feed
     (a return reaches the surveyor's tablet through pull)."""
@@ -51,7 +53,7 @@ async def review_case(
     if case is None:
         raise CaseNotFound(case_id)
     # Recalculate first so the decision is about the latest estimate the log holds.
-    await recalc_cases(session, [case_id])
+    await recalc_cases(session, [case_id], rules=rules)
     progress = await session.get(CaseProgress, case_id, populate_existing=True)
     if progress is None or progress.estimate_packet_id is None or not progress.awaiting_review:
         raise Conflict("case", "no estimate awaits review")
@@ -68,7 +70,7 @@ async def review_case(
     case.status = decision
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case_id])
+    await recalc_cases(session, [case_id], rules=rules)
     await cases_changed(session, [case_id], now)
     return review
 

@@ -22,7 +22,7 @@ from cases.models import Case, Review, User
 from cases.recalc import case_computed
 from cases.reports import GroupStats, sla_report
 from cases.reviews import QueueEntry, latest_reviews, review_case, review_queue
-from cases.timeline import Event
+from cases.timeline import DEFAULT_RULES, Event, TimeRules
 from cases.timings import Measure, Timing, judge
 
 # A timing judged by the server's clock, with the limit key it was judged against.
@@ -54,13 +54,22 @@ class Board:
 
 
 class CaseService:
-    """The case domain as seen by `user`, at `clock`'s time, under `limits`."""
+    """The case domain as seen by `user`, at `clock`'s time, under `limits`, timing events
+    by `rules` (the settings' stale-fix margin)."""
 
-    def __init__(self, session: AsyncSession, clock: Clock, limits: Limits, user: User) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        limits: Limits,
+        user: User,
+        rules: TimeRules = DEFAULT_RULES,
+    ) -> None:
         self.session = session
         self.clock = clock
         self.limits = limits
         self.user = user
+        self.rules = rules
 
     async def open(
         self,
@@ -96,6 +105,7 @@ class CaseService:
             surveyor_name=surveyor,
             dispatched_by=self.user,
             now=self.clock.now(),
+            rules=self.rules,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -108,13 +118,24 @@ class CaseService:
 
     async def reopen(self, case_id: str, reason: str | None) -> CaseDetail:
         case = await reopen_case(
-            self.session, case_id, by=self.user, reason=reason, now=self.clock.now()
+            self.session,
+            case_id,
+            by=self.user,
+            reason=reason,
+            now=self.clock.now(),
+            rules=self.rules,
         )
         return await self._detail(case)
 
     async def delegate(self, case_id: str, to: str, reference: str | None) -> CaseDetail:
         case = await delegate_case(
-            self.session, case_id, by=self.user, to=to, reference=reference, now=self.clock.now()
+            self.session,
+            case_id,
+            by=self.user,
+            to=to,
+            reference=reference,
+            now=self.clock.now(),
+            rules=self.rules,
         )
         return await self._detail(case)
 
@@ -136,8 +157,9 @@ class CaseService:
             reason=reason,
             requested=requested,
             now=now,
+            rules=self.rules,
         )
-        computed = await case_computed(self.session, case_id)
+        computed = await case_computed(self.session, case_id, rules=self.rules)
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
@@ -163,7 +185,7 @@ class CaseService:
     async def _detail(self, case: Case) -> CaseDetail:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
-        computed = await case_computed(self.session, case.id)
+        computed = await case_computed(self.session, case.id, rules=self.rules)
         if computed is not None:
             dispatches = computed.log.dispatches
             detail.current_dispatch = len(dispatches) - 1 if dispatches else None

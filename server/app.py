@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -16,6 +17,7 @@ from cases.clock import Clock, make_clock
 from cases.limits import Limits, LimitsError
 from cases.models import User
 from cases.service import CaseService
+from cases.timeline import TimeRules
 from media.runtime import media_runtime, running
 from media.service import MediaService, MediaSettings
 from media.store import MediaStore
@@ -37,6 +39,7 @@ from server.settings import Settings, SettingsError
 
 ROUTES = [health, CaseController, SyncController, ReviewController, read_board, read_sla_report]
 ROUTES += [MediaController, UploadController, DeviceController]
+MAX_STALE_FIX_SECONDS = 7 * 24 * 3600  # a week: anything more is no margin at all
 
 
 def create_app(
@@ -49,6 +52,7 @@ def create_app(
         limits = Limits(settings.limits)
     except LimitsError as exc:
         raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
+    rules = time_rules(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
@@ -82,6 +86,7 @@ def create_app(
             "db_session": Provide(provide_session, sync_to_thread=False),
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
+            "rules": Provide(lambda: rules, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
@@ -109,9 +114,20 @@ def provide_case_service(
     clock: NamedDependency[Clock],
     limits: NamedDependency[Limits],
     user: NamedDependency[User],
+    rules: NamedDependency[TimeRules],
 ) -> CaseService:
     """The case domain for this request: its session, as its user."""
-    return CaseService(db_session, clock, limits, user)
+    return CaseService(db_session, clock, limits, user, rules)
+
+
+def time_rules(settings: Settings) -> TimeRules:
+    """How event times are judged, from the settings (KANCHA_STALE_FIX_SECONDS)."""
+    if not 0 <= settings.stale_fix_seconds <= MAX_STALE_FIX_SECONDS:
+        raise SettingsError(
+            f"KANCHA_STALE_FIX_SECONDS: must be 0 to {MAX_STALE_FIX_SECONDS}, "
+            f"got {settings.stale_fix_seconds}"
+        )
+    return TimeRules(stale_fix=timedelta(seconds=settings.stale_fix_seconds))
 
 
 def server_clock(settings: Settings) -> Clock:

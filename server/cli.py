@@ -124,13 +124,16 @@ def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute every case's timeline, timings and progress from the log."""
     from cases.recalc import recalc_everything
+    from server.app import time_rules
 
     _prepare(settings)
+    rules = time_rules(settings)
 
     async def run() -> dict[str, float]:
         database = Database(settings.resolved_database_url)
         try:
-            return await recalc_everything(database.write_sessions, batch=max(1, args.batch))
+            batch = max(1, args.batch)
+            return await recalc_everything(database.write_sessions, rules=rules, batch=batch)
         finally:
             await database.dispose()
 

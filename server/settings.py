@@ -36,6 +36,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     estimate_tiers: dict[str, int] = {}
     # A report this long after the accident (the case's occurred_at) is flagged late_report.
     late_report_seconds: int = 48 * 3600
+    # A GPS fix older than the event's other times by more than this is flagged stale_fix
+    # and not taken as the event's time.
+    stale_fix_seconds: int = 300
     # Push batches beyond these are refused whole (413).
     max_batch_packets: int = 500
     max_batch_bytes: int = 5 * MiB

@@ -23,6 +23,7 @@ from cases.clock import Clock
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, Review, User
 from cases.reviews import latest_reviews
+from cases.timeline import DEFAULT_RULES, TimeRules
 from cases.timings import Timing
 from sync.cursors import cursor_key, make_cursor_key
 from sync.pull import pull_cases
@@ -68,6 +69,7 @@ class SyncService:
         push_turns: asyncio.Semaphore,
         surveyor: User,
         timing_limits: Limits,
+        rules: TimeRules = DEFAULT_RULES,
     ) -> None:
         self.session = session  # the request's: a writer for a push, committed by the server
         self.sessions = sessions
@@ -76,21 +78,32 @@ class SyncService:
         self.push_turns = push_turns
         self.surveyor = surveyor
         self.timing_limits = timing_limits
+        self.rules = rules  # how event times are judged (the stale-fix margin)
 
     def push_turn(self) -> asyncio.Semaphore:
         """Held (`async with`) while a push is decoded and settled."""
         return self.push_turns
 
-    async def push(self, device_id: str, sent_at: datetime, packets: Sequence[Incoming]) -> Outcome:
+    async def push(
+        self,
+        device_id: str,
+        sent_at: datetime,
+        packets: Sequence[Incoming],
+        *,
+        boot_id: str | None = None,
+        elapsed_ms: int | None = None,
+    ) -> Outcome:
         """Settle a decoded push (inside its turn): a replay is answered from a read, on
         SQLite without waiting for the one writer; anything new is ingested into the
-        request's session, refused whole (409) if the device is another surveyor's."""
-        push = Push(self.surveyor, device_id, sent_at, packets, self.clock.now())
+        request's session, refused whole (409) if the device is another surveyor's.
+        `boot_id` and `elapsed_ms`: the tablet's monotonic clock at sending, if it sent it."""
+        now = self.clock.now()
+        push = Push(self.surveyor, device_id, sent_at, packets, now, boot_id, elapsed_ms)
         async with self.sessions.session(write=False) as reader:
             settled = await replay_settled(reader, push)
         if settled is not None:
             return settled
-        return await ingest_push(self.session, push)
+        return await ingest_push(self.session, push, rules=self.rules)
 
     async def pull(self, cursor: str | None) -> Pulled:
         """The surveyor's cases since `cursor` (all open ones without); a cursor this

@@ -22,6 +22,7 @@ from cases.clock import Clock
 from cases.limits import Limits
 from cases.models import User
 from cases.refusal import Refusal
+from cases.timeline import TimeRules
 from cases.values import AwareTime, Identifier, time_out_of_range
 from server.auth import roles
 from server.db import Database
@@ -31,7 +32,16 @@ from server.routes.cases import CaseView, case_view
 from server.settings import Settings
 from sync import wire
 from sync.decide import Status
-from sync.packets import Packet, check_data, digest, refusal, verbatim_digest
+from sync.packets import (
+    BootId,
+    ElapsedMs,
+    Packet,
+    check_data,
+    check_monotonic,
+    digest,
+    refusal,
+    verbatim_digest,
+)
 from sync.push import Incoming
 from sync.service import SyncLimits, SyncService
 from sync.wire import JSON, MSGPACK
@@ -40,17 +50,23 @@ MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vn
 
 
 class PushRequest(msgspec.Struct):
-    """What a tablet sends (JSON, or the same as MessagePack)."""
+    """What a tablet sends (JSON, or the same as MessagePack). `boot_id` and `elapsed_ms`
+    (optional, both or none): the tablet's monotonic clock as the push is sent; a packet of
+    the same boot is then timed by it, exactly across wall-clock corrections."""
 
     device_id: Identifier
     sent_at: AwareTime
     packets: list[Packet]
+    boot_id: BootId | None = None
+    elapsed_ms: ElapsedMs | None = None
 
 
 class _Envelope(msgspec.Struct):
     device_id: Identifier
     sent_at: AwareTime
     packets: list[msgspec.Raw]
+    boot_id: BootId | None = None
+    elapsed_ms: ElapsedMs | None = None
 
 
 class PacketResult(msgspec.Struct, omit_defaults=True):
@@ -108,6 +124,7 @@ def decode_push(
     envelope = wire.decode(body, _Envelope, fmt)
     if problem := time_out_of_range(envelope.sent_at):
         raise Refusal("sent_at", problem)
+    check_monotonic(envelope.boot_id, envelope.elapsed_ms)
     if len(envelope.packets) > max_packets:
         raise HTTPException(
             status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
@@ -132,6 +149,7 @@ def provide_sync_service(
     push_turns: NamedDependency[asyncio.Semaphore],
     user: NamedDependency[User],
     limits: NamedDependency[Limits],
+    rules: NamedDependency[TimeRules],
 ) -> SyncService:
     """The request's sync, for the surveyor it authenticates."""
     return SyncService(
@@ -142,6 +160,7 @@ def provide_sync_service(
         push_turns=push_turns,
         surveyor=user,
         timing_limits=limits,
+        rules=rules,
     )
 
 
@@ -170,7 +189,13 @@ class SyncController(Controller):
             envelope, incoming = decode_push(
                 body, request.headers.get("content-type", ""), sync.limits.max_batch_packets
             )
-            outcome = await sync.push(envelope.device_id, envelope.sent_at, incoming)
+            outcome = await sync.push(
+                envelope.device_id,
+                envelope.sent_at,
+                incoming,
+                boot_id=envelope.boot_id,
+                elapsed_ms=envelope.elapsed_ms,
+            )
         return msgspec.convert(outcome, PushResponse, from_attributes=True)
 
     @get(
