@@ -23,7 +23,7 @@ monotonic time vouches for it, and an old tablet (no monotonic time) is judged a
 Time of an event, best first (`source`):
 - `gps`: the fix_time, when believed. Not believed: flagged `gps_time_implausible`, and also
   `stale_fix` when the fix is older than `ref` by more than `stale_fix` (a cached fix, not
-  the moment of the event).
+  the moment of the event) — unless `ref` itself is after receipt, so proves nothing.
 - `device_monotonic`: `monotonic_at`, when not after receipt (after it is impossible, flagged
   `monotonic_after_receipt`, and the next source is taken).
 - `device_corrected`: `corrected_at`, when not after receipt.
@@ -137,7 +137,7 @@ def event_time(row: Any, rules: TimeRules = DEFAULT_RULES) -> tuple[datetime, st
         if fix <= received and ref - rules.stale_fix <= fix <= ref + FIX_AGREEMENT:
             return fix, "gps", flags
         flags.append(GPS_TIME_IMPLAUSIBLE)
-        if fix < ref - rules.stale_fix:
+        if fix < ref - rules.stale_fix and ref <= received:
             flags.append(STALE_FIX)
     if monotonic is not None:
         return monotonic, "device_monotonic", flags

@@ -60,7 +60,7 @@ BootId = Annotated[
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
-        description="the tablet's boot, e.g. Android's boot id (a UUID); with elapsed_ms",
+        description="the tablet's boot (e.g. Android's boot id, a UUID); with elapsed_ms",
     ),
 ]
 ElapsedMs = Annotated[
@@ -68,8 +68,8 @@ ElapsedMs = Annotated[
     msgspec.Meta(
         ge=0,
         le=MAX_ELAPSED_MS,
-        description="milliseconds since that boot on the tablet's monotonic clock "
-        "(SystemClock.elapsedRealtime); with boot_id",
+        description="when the packet was recorded: milliseconds (0 or more) since that boot "
+        "on the tablet's monotonic clock (SystemClock.elapsedRealtime); with boot_id",
     ),
 ]
 

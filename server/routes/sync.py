@@ -33,8 +33,8 @@ from server.settings import Settings
 from sync import wire
 from sync.decide import Status
 from sync.packets import (
+    MAX_ELAPSED_MS,
     BootId,
-    ElapsedMs,
     Packet,
     check_data,
     check_monotonic,
@@ -49,6 +49,19 @@ from sync.wire import JSON, MSGPACK
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
 
+# The push's own reading of the tablet's monotonic clock, taken as it is sent.
+PushElapsedMs = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=MAX_ELAPSED_MS,
+        description="when the push is sent: milliseconds (0 or more) since boot_id's boot on "
+        "the tablet's monotonic clock; a packet of that boot is timed as the push's receipt "
+        "minus (this - the packet's elapsed_ms)",
+    ),
+]
+
+
 class PushRequest(msgspec.Struct):
     """What a tablet sends (JSON, or the same as MessagePack). `boot_id` and `elapsed_ms`
     (optional, both or none): the tablet's monotonic clock as the push is sent; a packet of
@@ -58,7 +71,7 @@ class PushRequest(msgspec.Struct):
     sent_at: AwareTime
     packets: list[Packet]
     boot_id: BootId | None = None
-    elapsed_ms: ElapsedMs | None = None
+    elapsed_ms: PushElapsedMs | None = None
 
 
 class _Envelope(msgspec.Struct):
@@ -66,7 +79,7 @@ class _Envelope(msgspec.Struct):
     sent_at: AwareTime
     packets: list[msgspec.Raw]
     boot_id: BootId | None = None
-    elapsed_ms: ElapsedMs | None = None
+    elapsed_ms: PushElapsedMs | None = None
 
 
 class PacketResult(msgspec.Struct, omit_defaults=True):
