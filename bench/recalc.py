@@ -30,6 +30,7 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cases.limits import DEFAULT_TIERS  # noqa: E402
 from cases.models import Case, Dispatch, Packet, User  # noqa: E402
 from cases.recalc import recalc_cases, recalc_everything  # noqa: E402
 from cases.timeline import DEFAULT_RULES  # noqa: E402
@@ -188,7 +189,7 @@ async def _late_packet_recalc(database: Database, case_ids: list[str], first_seq
             )
             started = time.perf_counter()
             await session.execute(insert(Packet), [late])
-            await recalc_cases(session, [case_id], rules=DEFAULT_RULES)
+            await recalc_cases(session, [case_id], rules=DEFAULT_RULES, tiers=DEFAULT_TIERS)
             await session.commit()
             timings.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(timings), 2)
@@ -204,12 +205,14 @@ async def main(args: argparse.Namespace) -> dict:
             small = min(1000, args.cases)
             started = time.perf_counter()
             ids = await _grow(database, 0, small, args.events)
-            await recalc_everything(database.write_sessions, rules=DEFAULT_RULES)
+            await recalc_everything(
+                database.write_sessions, rules=DEFAULT_RULES, tiers=DEFAULT_TIERS
+            )
             at_small = await _late_packet_recalc(database, ids, 1000, args.tries)
             ids += await _grow(database, small, args.cases, args.events)
             build_seconds = time.perf_counter() - started
             full = await recalc_everything(
-                database.write_sessions, rules=DEFAULT_RULES, batch=args.batch
+                database.write_sessions, rules=DEFAULT_RULES, tiers=DEFAULT_TIERS, batch=args.batch
             )
             at_full = await _late_packet_recalc(database, ids, 100_000, args.tries)
         finally:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.changes import cases_changed
 from cases.delegation import DELEGATED
 from cases.dispatch import CaseNotFound, load_case
+from cases.limits import Tiers
 from cases.models import Case, CaseAction, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
@@ -61,6 +62,7 @@ async def reopen_case(
     reason: str | None,
     now: datetime,
     rules: TimeRules,
+    tiers: Tiers,
 ) -> Case:
     """Reopen a closed case: its status is derived from its log again."""
     case = await _locked(session, case_id)
@@ -80,7 +82,7 @@ async def reopen_case(
     case.updated_at = now
     await session.flush()
     # The stage the log gives, from `dispatched`.
-    await recalc_cases(session, [case.id], rules=rules)
+    await recalc_cases(session, [case.id], rules=rules, tiers=tiers)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)
@@ -95,6 +97,7 @@ async def delegate_case(
     reference: str | None,
     now: datetime,
     rules: TimeRules,
+    tiers: Tiers,
 ) -> Case:
     """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
     case = await _locked(session, case_id)
@@ -122,7 +125,7 @@ async def delegate_case(
     )
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id], rules=rules)
+    await recalc_cases(session, [case.id], rules=rules, tiers=tiers)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from cases.changes import cases_changed
+from cases.limits import Tiers
 from cases.models import Case, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Forbidden, NotFound, Refusal
@@ -122,6 +123,7 @@ async def dispatch_case(
     dispatched_by: User,
     now: datetime,
     rules: TimeRules,
+    tiers: Tiers,
     purpose: str = "scene",
 ) -> Case:
     """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
@@ -155,7 +157,7 @@ async def dispatch_case(
     case.updated_at = now
     await session.flush()
     # A scene re-dispatch restarts the scene timings.
-    await recalc_cases(session, [case.id], rules=rules)
+    await recalc_cases(session, [case.id], rules=rules, tiers=tiers)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

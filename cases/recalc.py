@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.changes import lock_cases
 from cases.delegation import ActionFact, delegation_measure
+from cases.limits import Tiers
 from cases.models import (
     Case,
     CaseAction,
@@ -84,9 +85,9 @@ class Computed:
     log: CaseLog
 
 
-def compute(case_id: str, log: CaseLog, rules: TimeRules) -> Computed:
+def compute(case_id: str, log: CaseLog, rules: TimeRules, tiers: Tiers) -> Computed:
     timeline = build_timeline(log.facts, log.rows, log.dispatches, rules)
-    measures = measure(log.facts, timeline, log.dispatches, log.reviews)
+    measures = measure(log.facts, timeline, log.dispatches, log.reviews, tiers)
     actions = [ActionFact(a.kind, a.at) for a in log.actions]
     delegation = delegation_measure(log.facts, log.dispatches, actions)
     if delegation is not None:
@@ -145,11 +146,11 @@ async def load_logs(
 
 
 async def case_computed(
-    session: AsyncSession, case_id: str, *, rules: TimeRules
+    session: AsyncSession, case_id: str, *, rules: TimeRules, tiers: Tiers
 ) -> Computed | None:
     """One case's timeline and measured timings, straight from the log (for reading)."""
     logs = await load_logs(session, [case_id])
-    return compute(case_id, logs[case_id], rules) if case_id in logs else None
+    return compute(case_id, logs[case_id], rules, tiers) if case_id in logs else None
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
@@ -289,7 +290,12 @@ async def record_track(session: AsyncSession, rows: Iterable[Any], *, rules: Tim
 
 
 async def recalc_cases(
-    session: AsyncSession, case_ids: Collection[str], *, rules: TimeRules, track: bool = False
+    session: AsyncSession,
+    case_ids: Collection[str],
+    *,
+    rules: TimeRules,
+    tiers: Tiers,
+    track: bool = False,
 ) -> list[Computed]:
     """Recompute and store the timings of these cases inside the caller's transaction.
 
@@ -301,13 +307,17 @@ async def recalc_cases(
         return []
     await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
-    results = [compute(case_id, logs[case_id], rules) for case_id in ids if case_id in logs]
+    results = [compute(c, logs[c], rules, tiers) for c in ids if c in logs]
     await store(session, results)
     return results
 
 
 async def recalc_everything(
-    sessions: async_sessionmaker[AsyncSession] | Any, *, rules: TimeRules, batch: int = 500
+    sessions: async_sessionmaker[AsyncSession] | Any,
+    *,
+    rules: TimeRules,
+    tiers: Tiers,
+    batch: int = 500,
 ) -> dict[str, float]:
     """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
     started = time.perf_counter()
@@ -317,7 +327,7 @@ async def recalc_everything(
     for start in range(0, len(all_ids), batch):
         async with sessions() as session:
             chunk = all_ids[start : start + batch]
-            results = await recalc_cases(session, chunk, rules=rules, track=True)
+            results = await recalc_cases(session, chunk, rules=rules, tiers=tiers, track=True)
             events += sum(len(c.timeline) for c in results)
             await session.commit()
     seconds = time.perf_counter() - started

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.changes import cases_changed
 from cases.dispatch import CaseNotFound
+from cases.limits import Tiers
 from cases.models import Case, CaseProgress, Review, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
@@ -42,6 +43,7 @@ async def review_case(
     requested: Sequence[str],
     now: datetime,
     rules: TimeRules,
+    tiers: Tiers,
 ) -> Review:
     """Record a decision on the latest estimate, recalculate, and move the case in the feed
     (a return reaches the surveyor's tablet through pull)."""
@@ -53,7 +55,7 @@ async def review_case(
     if case is None:
         raise CaseNotFound(case_id)
     # Recalculate first so the decision is about the latest estimate the log holds.
-    await recalc_cases(session, [case_id], rules=rules)
+    await recalc_cases(session, [case_id], rules=rules, tiers=tiers)
     progress = await session.get(CaseProgress, case_id, populate_existing=True)
     if progress is None or progress.estimate_packet_id is None or not progress.awaiting_review:
         raise Conflict("case", "no estimate awaits review")
@@ -70,7 +72,7 @@ async def review_case(
     case.status = decision
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case_id], rules=rules)
+    await recalc_cases(session, [case_id], rules=rules, tiers=tiers)
     await cases_changed(session, [case_id], now)
     return review
 

@@ -106,6 +106,7 @@ class CaseService:
             dispatched_by=self.user,
             now=self.clock.now(),
             rules=self.rules,
+            tiers=self.limits.tiers,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -124,6 +125,7 @@ class CaseService:
             reason=reason,
             now=self.clock.now(),
             rules=self.rules,
+            tiers=self.limits.tiers,
         )
         return await self._detail(case)
 
@@ -136,6 +138,7 @@ class CaseService:
             reference=reference,
             now=self.clock.now(),
             rules=self.rules,
+            tiers=self.limits.tiers,
         )
         return await self._detail(case)
 
@@ -158,8 +161,11 @@ class CaseService:
             requested=requested,
             now=now,
             rules=self.rules,
+            tiers=self.limits.tiers,
         )
-        computed = await case_computed(self.session, case_id, rules=self.rules)
+        computed = await case_computed(
+            self.session, case_id, rules=self.rules, tiers=self.limits.tiers
+        )
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
@@ -185,7 +191,9 @@ class CaseService:
     async def _detail(self, case: Case) -> CaseDetail:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
-        computed = await case_computed(self.session, case.id, rules=self.rules)
+        computed = await case_computed(
+            self.session, case.id, rules=self.rules, tiers=self.limits.tiers
+        )
         if computed is not None:
             dispatches = computed.log.dispatches
             detail.current_dispatch = len(dispatches) - 1 if dispatches else None

@@ -14,7 +14,7 @@ from litestar.middleware.base import DefineMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
-from cases.limits import Limits, LimitsError
+from cases.limits import Limits, LimitsError, Tiers
 from cases.models import User
 from cases.service import CaseService
 from cases.timeline import TimeRules
@@ -48,10 +48,7 @@ def create_app(
     """The API over `settings`; `clock` is the server's time (a fake one in tests);
     `store` the media store (default: the one KANCHA_MEDIA_URL names)."""
     clock = clock or server_clock(settings)
-    try:
-        limits = Limits(settings.limits)
-    except LimitsError as exc:
-        raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
+    limits = limits_in_force(settings)
     rules = time_rules(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
@@ -128,6 +125,18 @@ def time_rules(settings: Settings) -> TimeRules:
             f"got {settings.stale_fix_seconds}"
         )
     return TimeRules(stale_fix=timedelta(seconds=settings.stale_fix_seconds))
+
+
+def limits_in_force(settings: Settings) -> Limits:
+    """The limits and loss tiers KANCHA_LIMITS and KANCHA_ESTIMATE_TIERS set."""
+    try:
+        tiers = Tiers(settings.estimate_tiers)
+    except LimitsError as exc:
+        raise SettingsError(f"KANCHA_ESTIMATE_TIERS: {exc}") from None
+    try:
+        return Limits(settings.limits, tiers)
+    except LimitsError as exc:
+        raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
 
 
 def server_clock(settings: Settings) -> Clock:

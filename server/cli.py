@@ -124,16 +124,18 @@ def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute every case's timeline, timings and progress from the log."""
     from cases.recalc import recalc_everything
-    from server.app import time_rules
+    from server.app import limits_in_force, time_rules
 
     _prepare(settings)
+    tiers = limits_in_force(settings).tiers
     rules = time_rules(settings)
 
     async def run() -> dict[str, float]:
         database = Database(settings.resolved_database_url)
         try:
-            batch = max(1, args.batch)
-            return await recalc_everything(database.write_sessions, rules=rules, batch=batch)
+            return await recalc_everything(
+                database.write_sessions, rules=rules, tiers=tiers, batch=max(1, args.batch)
+            )
         finally:
             await database.dispose()
 

@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.changes import cases_changed, lock_cases
+from cases.limits import DEFAULT_TIERS, Tiers
 from cases.models import Case, Dispatch, Packet, User
 from cases.recalc import recalc_cases, record_track
 from cases.refusal import Conflict
@@ -73,6 +74,9 @@ class Push:
     sent_at: datetime
     packets: Sequence[Incoming]
     now: datetime
+    # The loss tiers in force (which estimate limit applies), for the recalculation.
+    tiers: Tiers = DEFAULT_TIERS
+    # The tablet's monotonic clock as the push was sent (boot, ms since it), if it sent it.
     boot_id: str | None = None
     elapsed_ms: int | None = None
 
@@ -235,7 +239,7 @@ async def ingest_push(session: AsyncSession, push: Push, *, rules: TimeRules) ->
     outcome = await _settle(session, push)
     # Case locks in id order before the feed counter (see cases/changes.py).
     await lock_cases(session, outcome.changed_case_ids)
-    await recalc_cases(session, outcome.milestone_case_ids, rules=rules)
+    await recalc_cases(session, outcome.milestone_case_ids, rules=rules, tiers=push.tiers)
     await record_track(session, outcome.track, rules=rules)
     await cases_changed(session, outcome.changed_case_ids, push.now)
     return outcome

@@ -97,8 +97,16 @@ class SyncService:
         SQLite without waiting for the one writer; anything new is ingested into the
         request's session, refused whole (409) if the device is another surveyor's.
         `boot_id` and `elapsed_ms`: the tablet's monotonic clock at sending, if it sent it."""
-        now = self.clock.now()
-        push = Push(self.surveyor, device_id, sent_at, packets, now, boot_id, elapsed_ms)
+        push = Push(
+            self.surveyor,
+            device_id,
+            sent_at,
+            packets,
+            self.clock.now(),
+            self.timing_limits.tiers,
+            boot_id=boot_id,
+            elapsed_ms=elapsed_ms,
+        )
         async with self.sessions.session(write=False) as reader:
             settled = await replay_settled(reader, push)
         if settled is not None:

@@ -22,12 +22,27 @@ from server.routes.timing_views import wire
 DATE_TIME = {"format": "date-time"}  # parsed here, so that the 400 names the field
 
 
+class TierShare(msgspec.Struct, kw_only=True):
+    decided: int
+    within: int
+    share: float | None
+    open: int
+    # Average of the ended timings of this tier, and whether it keeps to the tier's limit
+    # (the front-end cycle's target is an average: small <= 5 days, large <= 20 days).
+    average_seconds: int | None
+    limit_seconds: int
+    average_within_limit: bool | None
+
+
 class TimingShare(msgspec.Struct, kw_only=True):
     decided: int
     within: int
     share: float | None
     open: int
     average_seconds: int | None
+    # Per limit variant (loss tier `small`/`medium`/`large`, zone `city`/`suburban`):
+    # empty for timings with a single limit.
+    tiers: dict[str, TierShare]
 
 
 class RateShare(msgspec.Struct, kw_only=True):

@@ -10,7 +10,7 @@ from typing import get_args
 import msgspec
 import pytest
 
-from cases.limits import DEFAULT_LIMITS, Limits, LimitsError, cycle_tier, estimate_tier
+from cases.limits import DEFAULT_LIMITS, DEFAULT_TIERS, Limits, LimitsError, Tiers
 from cases.timeline import CaseFacts, DispatchFact, build_timeline, distance_m, event_time
 from cases.timings import ReviewFact, judge, measure, whole_seconds
 from server.app import create_app
@@ -54,6 +54,10 @@ def test_defaults_are_the_domain_table_and_overrides_apply_by_key():
     assert DEFAULT_LIMITS["estimate.medium"] == 86400
     assert DEFAULT_LIMITS["resubmit"] == 2 * 86400
     assert DEFAULT_LIMITS["front_end_cycle.large"] == 20 * 86400
+    assert (DEFAULT_LIMITS["items_fixed"], DEFAULT_LIMITS["estimate.large"]) == (
+        2 * 86400,
+        5 * 86400,
+    )
     keys = {
         "report_to_arrival.city",
         "report_to_arrival.suburban",
@@ -65,6 +69,7 @@ def test_defaults_are_the_domain_table_and_overrides_apply_by_key():
         "estimate.small",
         "estimate.medium",
         "estimate.large",
+        "items_fixed",
         "resubmit",
         "front_end_cycle.small",
         "front_end_cycle.large",
@@ -90,14 +95,33 @@ def test_kancha_limits_from_env_reaches_the_app_or_is_refused_at_start(tmp_path)
 
 
 def test_tiers_follow_the_amount_boundaries():
-    assert [estimate_tier(a) for a in (0, 1999.99, 2000, 10000, 10000.01)] == [
+    # 2,000 以内 includes 2,000; over 10,000 is large.
+    tier = DEFAULT_TIERS.estimate
+    assert [tier(a) for a in (0, 1999.99, 2000, 2000.01, 10000, 10000.01)] == [
+        "small",
         "small",
         "small",
         "medium",
         "medium",
         "large",
     ]
-    assert (cycle_tier(10000), cycle_tier(10001)) == ("small", "large")
+    assert (DEFAULT_TIERS.cycle(10000), DEFAULT_TIERS.cycle(10001)) == ("small", "large")
+    moved = Tiers({"small_max": 3000, "large_above": 50000})
+    assert [moved.estimate(a) for a in (3000, 3001, 50000, 50001)] == [
+        "small",
+        "medium",
+        "medium",
+        "large",
+    ]
+
+
+def test_tier_boundaries_that_cannot_be_used_are_refused():
+    with pytest.raises(LimitsError, match="unknown tier boundary 'small'"):
+        Tiers({"small": 1})
+    with pytest.raises(LimitsError, match="small_max"):
+        Tiers({"small_max": 20000})
+    with pytest.raises(LimitsError, match="large_above: must be a whole number"):
+        Tiers({"large_above": -5})
 
 
 def test_review_categories_are_the_packet_categories():
@@ -206,11 +230,16 @@ def test_estimate_tier_start_and_resubmit_after_a_return():
     estimate = timings["estimate"]
     assert (estimate.limit_key, estimate.start, estimate.end) == ("estimate.medium", at(50), at(80))
     assert (timings["resubmit"].start, timings["resubmit"].end) == (at(100), at(200))
-    assert timings["front_end_cycle"].end is None
+    # The cycle ends at the last estimate submitted, not at its approval ...
+    assert timings["front_end_cycle"].end == at(200)
+    assert timings["front_end_cycle"].limit_key == "front_end_cycle.small"
     approved = ReviewFact("approved", at(210), "p4")
     timings = {m.name: m for m in measure(CASE, timeline, dispatches, [returned, approved])}
     assert timings["front_end_cycle"].end == at(200)
-    assert timings["front_end_cycle"].limit_key == "front_end_cycle.small"
+    # ... and a return of that estimate reopens it.
+    again = ReviewFact("returned", at(220), "p4")
+    timings = {m.name: m for m in measure(CASE, timeline, dispatches, [returned, again])}
+    assert timings["front_end_cycle"].end is None
 
 
 def test_any_arrival_order_gives_the_same_timings():

@@ -10,6 +10,7 @@ import threading
 import httpx
 from sqlalchemy import select
 
+from cases.limits import DEFAULT_TIERS
 from cases.models import CaseTiming
 from cases.recalc import recalc_cases
 from cases.timeline import DEFAULT_RULES
@@ -52,7 +53,7 @@ async def test_racing_pushes_on_one_case_leave_consistent_timings(live_server, d
     async with db.session(write=False) as session:
         stored = sorted(tuple(r) for r in await session.execute(select(CaseTiming.__table__)))
     async with db.session() as session:
-        await recalc_cases(session, [case_id], rules=DEFAULT_RULES)
+        await recalc_cases(session, [case_id], rules=DEFAULT_RULES, tiers=DEFAULT_TIERS)
         fresh = sorted(tuple(r) for r in await session.execute(select(CaseTiming.__table__)))
         await session.rollback()
     assert stored == fresh
