@@ -9,7 +9,7 @@ readable and in the reports. Every act is kept in `case_actions`, append-only.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,6 @@ from cases.limits import Tiers
 from cases.models import Case, CaseAction, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
-from cases.timeline import TimeRules
 
 
 async def _locked(session: AsyncSession, case_id: str) -> Case:
@@ -61,8 +60,9 @@ async def reopen_case(
     by: User,
     reason: str | None,
     now: datetime,
-    rules: TimeRules,
     tiers: Tiers,
+    irregular_window: timedelta,
+    stale_fix: timedelta,
 ) -> Case:
     """Reopen a closed case: its status is derived from its log again."""
     case = await _locked(session, case_id)
@@ -82,7 +82,9 @@ async def reopen_case(
     case.updated_at = now
     await session.flush()
     # The stage the log gives, from `dispatched`.
-    await recalc_cases(session, [case.id], rules=rules, tiers=tiers)
+    await recalc_cases(
+        session, [case.id], tiers=tiers, irregular_window=irregular_window, stale_fix=stale_fix
+    )
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)
@@ -96,8 +98,9 @@ async def delegate_case(
     to: str,
     reference: str | None,
     now: datetime,
-    rules: TimeRules,
     tiers: Tiers,
+    irregular_window: timedelta,
+    stale_fix: timedelta,
 ) -> Case:
     """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
     case = await _locked(session, case_id)
@@ -125,7 +128,9 @@ async def delegate_case(
     )
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id], rules=rules, tiers=tiers)
+    await recalc_cases(
+        session, [case.id], tiers=tiers, irregular_window=irregular_window, stale_fix=stale_fix
+    )
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, or_, select, update
@@ -33,15 +34,7 @@ from cases.models import (
 from cases.rates import documents_on_site, first_scene, missing_documents
 from cases.sql import insert
 from cases.stages import stage
-from cases.timeline import (
-    TRACK,
-    CaseFacts,
-    DispatchFact,
-    Event,
-    TimeRules,
-    build_timeline,
-    to_event,
-)
+from cases.timeline import TRACK, CaseFacts, DispatchFact, Event, build_timeline, to_event
 from cases.timings import Measure, ReviewFact, latest_estimate, measure
 
 PACKET_COLUMNS = (
@@ -85,8 +78,10 @@ class Computed:
     log: CaseLog
 
 
-def compute(case_id: str, log: CaseLog, rules: TimeRules, tiers: Tiers) -> Computed:
-    timeline = build_timeline(log.facts, log.rows, log.dispatches, rules)
+def compute(
+    case_id: str, log: CaseLog, tiers: Tiers, irregular_window: timedelta, stale_fix: timedelta
+) -> Computed:
+    timeline = build_timeline(log.facts, log.rows, log.dispatches, irregular_window, stale_fix)
     measures = measure(log.facts, timeline, log.dispatches, log.reviews, tiers)
     actions = [ActionFact(a.kind, a.at) for a in log.actions]
     delegation = delegation_measure(log.facts, log.dispatches, actions)
@@ -146,11 +141,17 @@ async def load_logs(
 
 
 async def case_computed(
-    session: AsyncSession, case_id: str, *, rules: TimeRules, tiers: Tiers
+    session: AsyncSession,
+    case_id: str,
+    tiers: Tiers,
+    irregular_window: timedelta,
+    stale_fix: timedelta,
 ) -> Computed | None:
     """One case's timeline and measured timings, straight from the log (for reading)."""
     logs = await load_logs(session, [case_id])
-    return compute(case_id, logs[case_id], rules, tiers) if case_id in logs else None
+    if case_id not in logs:
+        return None
+    return compute(case_id, logs[case_id], tiers, irregular_window, stale_fix)
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
@@ -275,14 +276,14 @@ async def _keep_newest_positions(
         )
 
 
-async def record_track(session: AsyncSession, rows: Iterable[Any], *, rules: TimeRules) -> None:
+async def record_track(session: AsyncSession, rows: Iterable[Any], *, stale_fix: timedelta) -> None:
     """Move surveyors' last known positions on from newly accepted track packets (rows with
     the attributes of a Packet row), without recalculating timings no track can change."""
     newest: dict[int, tuple[Event, str]] = {}
     for row in rows:
         if row.lat is None or row.lon is None:
             continue
-        event = to_event(row, rules)
+        event = to_event(row, stale_fix)
         held = newest.get(event.surveyor_id)
         if held is None or (event.time, event.packet_id) > (held[0].time, held[0].packet_id):
             newest[event.surveyor_id] = (event, row.case_id)
@@ -293,11 +294,13 @@ async def recalc_cases(
     session: AsyncSession,
     case_ids: Collection[str],
     *,
-    rules: TimeRules,
     tiers: Tiers,
+    irregular_window: timedelta,
+    stale_fix: timedelta,
     track: bool = False,
 ) -> list[Computed]:
-    """Recompute and store the timings of these cases inside the caller's transaction.
+    """Recompute and store the timings of these cases inside the caller's transaction;
+    held packets join when a dispatch to their sender follows within `irregular_window`.
 
     The track (position packets) is read only when asked (`kancha recalc` rebuilding last
     known positions): timings never depend on it, and pushes record it via record_track.
@@ -307,7 +310,11 @@ async def recalc_cases(
         return []
     await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
-    results = [compute(c, logs[c], rules, tiers) for c in ids if c in logs]
+    results = [
+        compute(case_id, logs[case_id], tiers, irregular_window, stale_fix)
+        for case_id in ids
+        if case_id in logs
+    ]
     await store(session, results)
     return results
 
@@ -315,8 +322,9 @@ async def recalc_cases(
 async def recalc_everything(
     sessions: async_sessionmaker[AsyncSession] | Any,
     *,
-    rules: TimeRules,
     tiers: Tiers,
+    irregular_window: timedelta,
+    stale_fix: timedelta,
     batch: int = 500,
 ) -> dict[str, float]:
     """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
@@ -327,7 +335,14 @@ async def recalc_everything(
     for start in range(0, len(all_ids), batch):
         async with sessions() as session:
             chunk = all_ids[start : start + batch]
-            results = await recalc_cases(session, chunk, rules=rules, tiers=tiers, track=True)
+            results = await recalc_cases(
+                session,
+                chunk,
+                tiers=tiers,
+                irregular_window=irregular_window,
+                stale_fix=stale_fix,
+                track=True,
+            )
             events += sum(len(c.timeline) for c in results)
             await session.commit()
     seconds = time.perf_counter() - started

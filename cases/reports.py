@@ -22,6 +22,7 @@ from cases.board import stored_measure
 from cases.limits import DEFAULT_LIMITS, Limits
 from cases.models import Case, CaseProgress, CaseTiming, User
 from cases.rates import RATES
+from cases.reductions import MONEY_COLUMNS, Money, reductions
 from cases.refusal import Refusal
 from cases.timings import Timing, judge
 from cases.values import TIMING_NAMES
@@ -106,6 +107,8 @@ class GroupStats:
     rates: dict[str, RateStats] = field(
         default_factory=lambda: {name: RateStats() for name in RATES}
     )
+    # Estimated, approved and reduced (核减) yuan of the group's approved cases.
+    money: Money = field(default_factory=Money)
 
 
 async def sla_report(
@@ -153,11 +156,15 @@ async def sla_report(
             if value is not None:
                 stats.rates[name].decided += 1
                 stats.rates[name].within += bool(value)
+    for key, money in (await reductions(session, in_range, group_column)).items():
+        if key in groups:
+            groups[key].money = money
     return [groups[k] for k in sorted(groups)]
 
 
 def report_csv(group_by: str, groups: list[GroupStats]) -> str:
-    """One row per group: cases, then decided / within / share / open per timing."""
+    """One row per group: cases, then decided / within / share / open per timing, the
+    rates, the tiers, and last the money columns (cases/reductions.py)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     header = [group_by, "cases"]
@@ -169,6 +176,7 @@ def report_csv(group_by: str, groups: list[GroupStats]) -> str:
     variants = [key for key in DEFAULT_LIMITS if "." in key]
     for key in variants:
         header += [f"{key}_decided", f"{key}_within", f"{key}_share", f"{key}_average_seconds"]
+    header += MONEY_COLUMNS  # last, for the same reason
     writer.writerow(header)
     for g in groups:
         line: list[object] = [_cell(g.group), len(g.cases)]
@@ -182,6 +190,7 @@ def report_csv(group_by: str, groups: list[GroupStats]) -> str:
             name, variant = key.split(".", 1)
             v = g.timings[name].tiers.get(variant, TierStats())
             line += [v.decided, v.within, _blank(v.share), _blank(v.average_seconds)]
+        line += g.money.cells()
         writer.writerow(line)
     return out.getvalue()
 

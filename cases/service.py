@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,12 +17,13 @@ from cases.board import BoardCase, board
 from cases.clock import Clock
 from cases.closing import close_case, delegate_case, reopen_case
 from cases.dispatch import dispatch_case, ensure_case_visible, load_case, open_case
+from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.models import Case, Review, User
 from cases.recalc import case_computed
 from cases.reports import GroupStats, sla_report
 from cases.reviews import QueueEntry, latest_reviews, review_case, review_queue
-from cases.timeline import DEFAULT_RULES, Event, TimeRules
+from cases.timeline import DEFAULT_STALE_FIX, Event
 from cases.timings import Measure, Timing, judge
 
 # A timing judged by the server's clock, with the limit key it was judged against.
@@ -54,8 +55,8 @@ class Board:
 
 
 class CaseService:
-    """The case domain as seen by `user`, at `clock`'s time, under `limits`, timing events
-    by `rules` (the settings' stale-fix margin)."""
+    """The case domain as seen by `user`, at `clock`'s time, under `limits` and `rules`;
+    a GPS fix older than an event's other times by more than `stale_fix` is stale."""
 
     def __init__(
         self,
@@ -63,13 +64,16 @@ class CaseService:
         clock: Clock,
         limits: Limits,
         user: User,
-        rules: TimeRules = DEFAULT_RULES,
+        rules: IntakeRules,
+        stale_fix: timedelta = DEFAULT_STALE_FIX,
     ) -> None:
         self.session = session
         self.clock = clock
         self.limits = limits
         self.user = user
         self.rules = rules
+        self.window = rules.irregular_window
+        self.stale_fix = stale_fix
 
     async def open(
         self,
@@ -82,8 +86,11 @@ class CaseService:
         zone: str,
         plate: str | None,
         simple_procedure: bool,
+        occurred_at: datetime | None = None,
+        delegated_from: str | None = None,
     ) -> tuple[Case, bool]:
-        """The case opened under `case_no`, and whether this call created it."""
+        """The case opened under `case_no`, and whether this call created it (by a
+        surveyor: self-reported, awaiting the dispatch that confirms it)."""
         return await open_case(
             self.session,
             case_no=case_no,
@@ -96,6 +103,8 @@ class CaseService:
             simple_procedure=simple_procedure,
             created_by=self.user,
             now=self.clock.now(),
+            occurred_at=occurred_at,
+            delegated_from=delegated_from,
         )
 
     async def dispatch(self, case_id: str, surveyor: str, purpose: str = "scene") -> CaseDetail:
@@ -105,8 +114,9 @@ class CaseService:
             surveyor_name=surveyor,
             dispatched_by=self.user,
             now=self.clock.now(),
-            rules=self.rules,
             tiers=self.limits.tiers,
+            irregular_window=self.window,
+            stale_fix=self.stale_fix,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -124,8 +134,9 @@ class CaseService:
             by=self.user,
             reason=reason,
             now=self.clock.now(),
-            rules=self.rules,
             tiers=self.limits.tiers,
+            irregular_window=self.window,
+            stale_fix=self.stale_fix,
         )
         return await self._detail(case)
 
@@ -137,8 +148,9 @@ class CaseService:
             to=to,
             reference=reference,
             now=self.clock.now(),
-            rules=self.rules,
             tiers=self.limits.tiers,
+            irregular_window=self.window,
+            stale_fix=self.stale_fix,
         )
         return await self._detail(case)
 
@@ -149,7 +161,13 @@ class CaseService:
         return await self._detail(case)
 
     async def review(
-        self, case_id: str, *, decision: str, reason: str | None, requested: Sequence[str]
+        self,
+        case_id: str,
+        *,
+        decision: str,
+        reason: str | None,
+        requested: Sequence[str],
+        approved_amount: float | None = None,
     ) -> ReviewOutcome:
         now = self.clock.now()
         review = await review_case(
@@ -160,21 +178,23 @@ class CaseService:
             reason=reason,
             requested=requested,
             now=now,
-            rules=self.rules,
             tiers=self.limits.tiers,
+            irregular_window=self.window,
+            stale_fix=self.stale_fix,
+            approved_amount=approved_amount,
         )
         computed = await case_computed(
-            self.session, case_id, rules=self.rules, tiers=self.limits.tiers
+            self.session, case_id, self.limits.tiers, self.window, self.stale_fix
         )
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
     async def review_queue(self, *, limit: int, offset: int) -> list[QueueEntry]:
-        return await review_queue(self.session, limit=limit, offset=offset)
+        return await review_queue(self.session, reviewer=self.user, limit=limit, offset=offset)
 
     async def board(self) -> Board:
         now = self.clock.now()
-        return Board(now, await board(self.session, self.limits, now))
+        return Board(now, await board(self.session, self.limits, now, self.rules.late_report))
 
     async def sla_report(
         self, *, start: datetime, end: datetime, group_by: str
@@ -192,7 +212,7 @@ class CaseService:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
         computed = await case_computed(
-            self.session, case.id, rules=self.rules, tiers=self.limits.tiers
+            self.session, case.id, self.limits.tiers, self.window, self.stale_fix
         )
         if computed is not None:
             dispatches = computed.log.dispatches

@@ -53,9 +53,12 @@ from cases.geo import distance_m
 TRACK = "position"  # the kind of packet that is track, not milestone
 # A fix this much later than the best non-GPS estimate is not the moment of the event.
 FIX_AGREEMENT = timedelta(minutes=5)
+# A fix older than the event's other times by more than this is stale, not the event's time:
+# `stale_fix`, passed down from Settings.stale_fix_seconds (this default: 300 s).
+DEFAULT_STALE_FIX = timedelta(seconds=300)
 # A packet held because its case was not dispatched to its sender (an irregular report)
-# joins the timeline when a dispatch to the sender follows within this long of its receipt.
-IRREGULAR_WINDOW = timedelta(hours=24)
+# joins the timeline when a dispatch to the sender follows within a window of its receipt:
+# `irregular_window`, passed down from Settings.irregular_window_seconds (default 24 h).
 FAR_FROM_SCENE_M = 500.0
 
 # Event flags (also carried into the timings these events end).
@@ -65,24 +68,13 @@ FAR_FROM_SCENE = "far_from_scene"  # arrival fix > 500 m from the case location
 ARRIVAL_WITHOUT_FIX = "arrival_without_fix"  # an arrival with no GPS position at all
 FIX_INACCURATE = "fix_inaccurate"  # arrival fix whose accuracy is worse than 500 m
 GPS_TIME_IMPLAUSIBLE = "gps_time_implausible"  # fix_time given but not believed
-STALE_FIX = "stale_fix"  # fix older than the event by more than TimeRules.stale_fix
+STALE_FIX = "stale_fix"  # fix older than the event by more than the stale-fix margin
 MONOTONIC_AFTER_RECEIPT = "monotonic_after_receipt"  # recorded after its push was sent
 DEVICE_TIME_AFTER_RECEIPT = "device_time_after_receipt"  # corrected clock in the future
 TIME_BEFORE_PREVIOUS = "time_before_previous"  # earlier than the device's previous seq
 NOT_DISPATCHED_SURVEYOR = "not_dispatched_surveyor"  # sender did not hold the case then
 # Sent before the dispatch reached the system, which then followed: legitimate (不规则报案).
 BEFORE_DISPATCH_IRREGULAR = "before_dispatch_irregular"
-
-
-@dataclass(frozen=True)
-class TimeRules:
-    """What judging an event's time takes from the settings (KANCHA_STALE_FIX_SECONDS)."""
-
-    # A fix older than the event's other times by more than this is stale: not its time.
-    stale_fix: timedelta = timedelta(seconds=300)
-
-
-DEFAULT_RULES = TimeRules()
 
 
 @dataclass(frozen=True)
@@ -124,8 +116,11 @@ class Event:
     held: bool = False
 
 
-def event_time(row: Any, rules: TimeRules = DEFAULT_RULES) -> tuple[datetime, str, list[str]]:
-    """(time, source, flags) of one stored packet, as the module docstring decides."""
+def event_time(
+    row: Any, stale_fix: timedelta = DEFAULT_STALE_FIX
+) -> tuple[datetime, str, list[str]]:
+    """(time, source, flags) of one stored packet, as the module docstring decides; a fix
+    older than the other times by more than `stale_fix` is stale."""
     flags: list[str] = []
     received, corrected, fix = row.received_at, row.corrected_at, row.fix_time
     monotonic = getattr(row, "monotonic_at", None)
@@ -134,10 +129,10 @@ def event_time(row: Any, rules: TimeRules = DEFAULT_RULES) -> tuple[datetime, st
         monotonic = None
     ref = corrected if monotonic is None else monotonic
     if fix is not None:
-        if fix <= received and ref - rules.stale_fix <= fix <= ref + FIX_AGREEMENT:
+        if fix <= received and ref - stale_fix <= fix <= ref + FIX_AGREEMENT:
             return fix, "gps", flags
         flags.append(GPS_TIME_IMPLAUSIBLE)
-        if fix < ref - rules.stale_fix and ref <= received:
+        if fix < ref - stale_fix and ref <= received:
             flags.append(STALE_FIX)
     if monotonic is not None:
         return monotonic, "device_monotonic", flags
@@ -163,8 +158,8 @@ def estimate_amount(body: bytes | None, body_format: str) -> float | None:
     return float(amount) if isinstance(amount, int | float) else None
 
 
-def to_event(row: Any, rules: TimeRules = DEFAULT_RULES) -> Event:
-    time, source, flags = event_time(row, rules)
+def to_event(row: Any, stale_fix: timedelta = DEFAULT_STALE_FIX) -> Event:
+    time, source, flags = event_time(row, stale_fix)
     amount = None
     if row.kind == "estimate_submitted":
         amount = estimate_amount(row.body, row.body_format)
@@ -200,17 +195,22 @@ def build_timeline(
     case: CaseFacts,
     rows: Iterable[Any],
     dispatches: Sequence[DispatchFact],
-    rules: TimeRules = DEFAULT_RULES,
+    irregular_window: timedelta,
+    stale_fix: timedelta = DEFAULT_STALE_FIX,
 ) -> list[Event]:
-    """The case's ordered events from its accepted packet rows, with flags.
+    """The case's ordered events from its accepted (and held) packet rows, with flags; a
+    held row joins only when a dispatch to its sender follows within `irregular_window`,
+    and a GPS fix older than the other times by more than `stale_fix` is not believed.
 
     The result depends only on the set of rows, never on the order they arrived in.
     """
     by_device: dict[str, list[Event]] = {}
     for row in rows:
-        event = to_event(row, rules)
+        event = to_event(row, stale_fix)
         if event.held:
-            answered = _irregular_dispatch(dispatches, event)
+            answered = irregular_dispatch(
+                dispatches, event.surveyor_id, event.received_at, irregular_window
+            )
             if answered is None:
                 continue  # no dispatch followed (yet): it stays out of the timeline
             event.dispatch = answered
@@ -229,13 +229,18 @@ def build_timeline(
     return timeline
 
 
-def _irregular_dispatch(dispatches: Sequence[DispatchFact], event: Event) -> int | None:
-    """The first dispatch to a held event's sender made within IRREGULAR_WINDOW after the
-    server received it: the one the event answers. None: it stays held, out of the timeline."""
+def irregular_dispatch(
+    dispatches: Sequence[DispatchFact],
+    surveyor_id: int,
+    received_at: datetime,
+    window: timedelta,
+) -> int | None:
+    """The first dispatch to a held packet's sender made within `window` after the server
+    received it: the one its event answers. None: it stays held, out of the timeline."""
     for index, dispatch in enumerate(dispatches):
         if (
-            dispatch.surveyor_id == event.surveyor_id
-            and event.received_at <= dispatch.dispatched_at <= event.received_at + IRREGULAR_WINDOW
+            dispatch.surveyor_id == surveyor_id
+            and received_at <= dispatch.dispatched_at <= received_at + window
         ):
             return index
     return None

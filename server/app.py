@@ -14,10 +14,10 @@ from litestar.middleware.base import DefineMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
+from cases.intake import IntakeRules
 from cases.limits import Limits, LimitsError, Tiers
 from cases.models import User
 from cases.service import CaseService
-from cases.timeline import TimeRules
 from media.runtime import media_runtime, running
 from media.service import MediaService, MediaSettings
 from media.store import MediaStore
@@ -49,8 +49,9 @@ def create_app(
     `store` the media store (default: the one KANCHA_MEDIA_URL names)."""
     clock = clock or server_clock(settings)
     limits = limits_in_force(settings)
-    rules = time_rules(settings)
+    stale_fix = stale_fix_margin(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
+    rules = settings.intake_rules
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
         media = media_runtime(settings, database, clock, store)
@@ -84,6 +85,7 @@ def create_app(
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
             "rules": Provide(lambda: rules, use_cache=True, sync_to_thread=False),
+            "stale_fix": Provide(lambda: stale_fix, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
@@ -111,20 +113,21 @@ def provide_case_service(
     clock: NamedDependency[Clock],
     limits: NamedDependency[Limits],
     user: NamedDependency[User],
-    rules: NamedDependency[TimeRules],
+    rules: NamedDependency[IntakeRules],
+    stale_fix: NamedDependency[timedelta],
 ) -> CaseService:
     """The case domain for this request: its session, as its user."""
-    return CaseService(db_session, clock, limits, user, rules)
+    return CaseService(db_session, clock, limits, user, rules, stale_fix)
 
 
-def time_rules(settings: Settings) -> TimeRules:
-    """How event times are judged, from the settings (KANCHA_STALE_FIX_SECONDS)."""
+def stale_fix_margin(settings: Settings) -> timedelta:
+    """How much older than an event's other times a GPS fix may be (KANCHA_STALE_FIX_SECONDS)."""
     if not 0 <= settings.stale_fix_seconds <= MAX_STALE_FIX_SECONDS:
         raise SettingsError(
             f"KANCHA_STALE_FIX_SECONDS: must be 0 to {MAX_STALE_FIX_SECONDS}, "
             f"got {settings.stale_fix_seconds}"
         )
-    return TimeRules(stale_fix=timedelta(seconds=settings.stale_fix_seconds))
+    return timedelta(seconds=settings.stale_fix_seconds)
 
 
 def limits_in_force(settings: Settings) -> Limits:

@@ -18,12 +18,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.changes import cases_changed, lock_cases
-from cases.limits import DEFAULT_TIERS, Tiers
+from cases.limits import Tiers
 from cases.models import Case, Dispatch, Packet, User
 from cases.recalc import recalc_cases, record_track
 from cases.refusal import Conflict
 from cases.sql import insert
-from cases.timeline import TRACK, TimeRules
+from cases.timeline import TRACK
 from media.models import MediaObject, PacketMedia
 from sync.clock_offsets import (
     OFFSET_WINDOW,
@@ -74,9 +74,6 @@ class Push:
     sent_at: datetime
     packets: Sequence[Incoming]
     now: datetime
-    # The loss tiers in force (which estimate limit applies), for the recalculation.
-    tiers: Tiers = DEFAULT_TIERS
-    # The tablet's monotonic clock as the push was sent (boot, ms since it), if it sent it.
     boot_id: str | None = None
     elapsed_ms: int | None = None
 
@@ -231,16 +228,30 @@ async def read_held(
     return held
 
 
-async def ingest_push(session: AsyncSession, push: Push, *, rules: TimeRules) -> Outcome:
+async def ingest_push(
+    session: AsyncSession,
+    push: Push,
+    *,
+    tiers: Tiers,
+    irregular_window: timedelta,
+    stale_fix: timedelta,
+) -> Outcome:
     """Settle every packet of a push and bring what derives from them up to date (timings,
-    last known positions, the pull feed, events timed by `rules`); the caller commits before
-    answering the tablet.
+    last known positions, the pull feed); the caller commits before answering the tablet.
+    Held packets join a timeline when a dispatch follows within `irregular_window`; a GPS
+    fix older than an event's other times by more than `stale_fix` is not its time.
     """
     outcome = await _settle(session, push)
     # Case locks in id order before the feed counter (see cases/changes.py).
     await lock_cases(session, outcome.changed_case_ids)
-    await recalc_cases(session, outcome.milestone_case_ids, rules=rules, tiers=push.tiers)
-    await record_track(session, outcome.track, rules=rules)
+    await recalc_cases(
+        session,
+        outcome.milestone_case_ids,
+        tiers=tiers,
+        irregular_window=irregular_window,
+        stale_fix=stale_fix,
+    )
+    await record_track(session, outcome.track, stale_fix=stale_fix)
     await cases_changed(session, outcome.changed_case_ids, push.now)
     return outcome
 

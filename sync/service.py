@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select
@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.board import running_timings
 from cases.clock import Clock
+from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, Review, User
 from cases.reviews import latest_reviews
-from cases.timeline import DEFAULT_RULES, TimeRules
+from cases.timeline import DEFAULT_STALE_FIX
 from cases.timings import Timing
 from sync.cursors import cursor_key, make_cursor_key
 from sync.pull import pull_cases
@@ -69,7 +70,8 @@ class SyncService:
         push_turns: asyncio.Semaphore,
         surveyor: User,
         timing_limits: Limits,
-        rules: TimeRules = DEFAULT_RULES,
+        rules: IntakeRules,
+        stale_fix: timedelta = DEFAULT_STALE_FIX,
     ) -> None:
         self.session = session  # the request's: a writer for a push, committed by the server
         self.sessions = sessions
@@ -78,7 +80,8 @@ class SyncService:
         self.push_turns = push_turns
         self.surveyor = surveyor
         self.timing_limits = timing_limits
-        self.rules = rules  # how event times are judged (the stale-fix margin)
+        self.rules = rules
+        self.stale_fix = stale_fix  # a GPS fix older than this before the event is stale
 
     def push_turn(self) -> asyncio.Semaphore:
         """Held (`async with`) while a push is decoded and settled."""
@@ -97,21 +100,19 @@ class SyncService:
         SQLite without waiting for the one writer; anything new is ingested into the
         request's session, refused whole (409) if the device is another surveyor's.
         `boot_id` and `elapsed_ms`: the tablet's monotonic clock at sending, if it sent it."""
-        push = Push(
-            self.surveyor,
-            device_id,
-            sent_at,
-            packets,
-            self.clock.now(),
-            self.timing_limits.tiers,
-            boot_id=boot_id,
-            elapsed_ms=elapsed_ms,
-        )
+        now = self.clock.now()
+        push = Push(self.surveyor, device_id, sent_at, packets, now, boot_id, elapsed_ms)
         async with self.sessions.session(write=False) as reader:
             settled = await replay_settled(reader, push)
         if settled is not None:
             return settled
-        return await ingest_push(self.session, push, rules=self.rules)
+        return await ingest_push(
+            self.session,
+            push,
+            tiers=self.timing_limits.tiers,
+            irregular_window=self.rules.irregular_window,
+            stale_fix=self.stale_fix,
+        )
 
     async def pull(self, cursor: str | None) -> Pulled:
         """The surveyor's cases since `cursor` (all open ones without); a cursor this

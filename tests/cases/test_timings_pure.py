@@ -20,6 +20,7 @@ from sync.packets import CATEGORIES
 from tests.factories import T0, at
 
 CASE = CaseFacts(31.2304, 121.4737, T0 - timedelta(minutes=5), "city", False)
+WINDOW = timedelta(hours=24)  # the default irregular window (Settings)
 
 
 @dataclass
@@ -157,7 +158,7 @@ def test_order_is_by_seq_within_a_device_and_by_time_across_devices():
     ]
     dispatches = [DispatchFact(1, T0)]
     for shuffled in (rows, list(reversed(rows))):
-        timeline = build_timeline(CASE, shuffled, dispatches)
+        timeline = build_timeline(CASE, shuffled, dispatches, WINDOW)
         assert [e.packet_id for e in timeline] == ["q1", "p1", "p2"]
         assert timeline[2].flags == ["time_before_previous"]
 
@@ -169,7 +170,7 @@ def test_flags_before_dispatch_before_report_and_far_arrival():
         row(3, "arrived", 20, lat=31.2404, lon=121.4737, accuracy_m=900),
         Row("x", 1, "arrived", at(25), at(120), device_id="tab-3"),
     ]
-    timeline = build_timeline(CASE, rows, [DispatchFact(1, T0)])
+    timeline = build_timeline(CASE, rows, [DispatchFact(1, T0)], WINDOW)
     flags = {e.packet_id: e.flags for e in timeline}
     assert flags["p1"] == ["before_dispatch"]
     assert flags["p2"] == ["time_before_previous", "before_dispatch", "before_report"]
@@ -204,7 +205,7 @@ def test_redispatch_restarts_and_the_old_surveyors_events_end_nothing():
         row(3, "arrived", 25, received=30, lat=CASE.lat, lon=CASE.lon),
         Row("n1", 1, "accepted", at(21), at(22), device_id="tab-2", surveyor_id=2),
     ]
-    timeline = build_timeline(CASE, rows, dispatches)
+    timeline = build_timeline(CASE, rows, dispatches, WINDOW)
     assert {e.packet_id: e.flags for e in timeline}["p3"] == ["not_dispatched_surveyor"]
     timings = {m.name: m for m in measure(CASE, timeline, dispatches, [])}
     assert timings["accept"].start == at(20) and timings["accept"].end == at(21)
@@ -224,7 +225,7 @@ def test_estimate_tier_start_and_resubmit_after_a_return():
         _estimate(3, 80, 5000),
         _estimate(4, 200, 4000),
     ]
-    timeline = build_timeline(CASE, rows, dispatches)
+    timeline = build_timeline(CASE, rows, dispatches, WINDOW)
     returned = ReviewFact("returned", at(100), "p3")
     timings = {m.name: m for m in measure(CASE, timeline, dispatches, [returned])}
     estimate = timings["estimate"]
@@ -256,7 +257,7 @@ def test_any_arrival_order_gives_the_same_timings():
     rng = random.Random(6)
     for _ in range(20):
         rng.shuffle(rows)
-        timeline = build_timeline(CASE, rows, dispatches)
+        timeline = build_timeline(CASE, rows, dispatches, WINDOW)
         got = [
             (m.name, m.start, m.end, m.source, m.flags)
             for m in measure(CASE, timeline, dispatches, [])

@@ -67,6 +67,8 @@ async def test_queue_is_oldest_estimate_first_with_counts(client, tokens, clock)
         "estimate_at": "2026-01-05T09:30:00Z",
         "photos": 2,
         "documents": 1,
+        "authority_required": 12000.0,
+        "within_authority": True,
     }
 
 
@@ -99,6 +101,7 @@ async def test_return_starts_resubmit_reaches_the_tablet_and_the_next_estimate_e
         "requested": ["vin", "invoice"],
         "reviewed_at": "2026-01-05T09:40:00Z",
         "estimate_packet_id": "-",
+        "approved_amount": None,
     }
     clock.set(at(130))
     got = await timings(client, case["id"], tokens["disp"])
