@@ -56,9 +56,9 @@ PushElapsedMs = Annotated[
     msgspec.Meta(
         ge=0,
         le=MAX_ELAPSED_MS,
-        description="when the push is sent: milliseconds (0 or more) since boot_id's boot on "
-        "the tablet's monotonic clock; a packet of that boot is timed as the push's receipt "
-        "minus (this - the packet's elapsed_ms)",
+        description="when the push is sent (read again for every attempt, like sent_at): "
+        "milliseconds (0 or more) since boot_id's boot on the tablet's monotonic clock; a "
+        "packet of that boot is timed as the push's receipt minus (this - its elapsed_ms)",
     ),
 ]
 
