@@ -134,7 +134,10 @@ def compare_photos(fetched: list[Fetched], ledger: Ledger) -> dict:
 def _true_ends(truth: CaseTruth, name: str) -> tuple[datetime | None, str, datetime | None, str]:
     start_kind, end_kind = TIMED[name]
     if start_kind is None:
-        start_kind = "arrived" if truth.plan.amount < 2000 else "survey_completed"
+        # On the spot (from the arrival) only for a small loss on a simple-procedure case;
+        # anything else follows the 24 h rule, from the survey's completion.
+        on_spot = truth.plan.amount <= 2000 and truth.plan.simple
+        start_kind = "arrived" if on_spot else "survey_completed"
     start = truth.dispatched_at if start_kind == "dispatch" else truth.times.get(start_kind)
     return start, start_kind, truth.times.get(end_kind), end_kind
 
