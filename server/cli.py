@@ -176,10 +176,11 @@ def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute every case's timeline, timings and progress from the log."""
     from cases.recalc import recalc_everything
-    from server.app import limits_in_force
+    from server.app import limits_in_force, stale_fix_margin
 
     _prepare(settings)
     tiers = limits_in_force(settings).tiers
+    stale_fix = stale_fix_margin(settings)
 
     async def run() -> dict[str, float]:
         database = Database(settings.resolved_database_url)
@@ -188,6 +189,7 @@ def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
                 database.write_sessions,
                 tiers=tiers,
                 irregular_window=settings.intake_rules.irregular_window,
+                stale_fix=stale_fix,
                 batch=max(1, args.batch),
             )
         finally:
