@@ -81,6 +81,21 @@ class User(Base):
     team: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # A reviewer's approval authority in yuan (核损权限); None: no limit.
     max_approve: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Desk login (argon2, cases/passwords.py); None: no desk login (tablets use tokens).
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class DeskSession(Base):
+    """A desk login: the cookie holds a random token, the row its SHA-256, so sessions
+    survive a restart and a stolen database holds none; `csrf` guards its forms."""
+
+    __tablename__ = "desk_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Case(Base):

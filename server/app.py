@@ -25,6 +25,8 @@ from media.store import MediaStore
 from server.auth import BearerTokenMiddleware, provide_user
 from server.bodies import StrictRequest
 from server.db import Database, close_session_after_exception, provide_session, settle_session
+from server.desk.render import template_config
+from server.desk.routes import DESK_ROUTES, OPEN_PATHS
 from server.errors import EXCEPTION_HANDLERS
 from server.openapi import docs_assets_router, openapi_config
 from server.routes.board import read_board
@@ -77,7 +79,8 @@ def create_app(
             await database.dispose()
 
     config = AppConfig(
-        route_handlers=[*ROUTES, docs_assets_router()],
+        route_handlers=[*ROUTES, *DESK_ROUTES, docs_assets_router()],
+        template_config=template_config(settings.desk_utc_offset_minutes),
         request_class=StrictRequest,  # every body decoded strictly (server/bodies.py)
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
@@ -94,7 +97,9 @@ def create_app(
             "media": Provide(provide_media, sync_to_thread=False),
             "cases": Provide(provide_case_service, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health"])],
+        middleware=[
+            DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health", *OPEN_PATHS])
+        ],
         before_send=[settle_session],
         after_exception=[close_session_after_exception],
         exception_handlers=dict(EXCEPTION_HANDLERS),

@@ -20,13 +20,24 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from cases.models import User
 from cases.users import user_for_token
 from server.db import Database
+from server.desk.sessions import COOKIE, session_user
 
 Guard = Callable[[ASGIConnection, BaseRouteHandler], None]
 
 
+SAFE = frozenset({"GET", "HEAD"})
+
+
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    """A bearer token (tablets, scripts) or a desk session cookie (browsers). A desk session
+    never authorises `/v1/sync/*`, and on the rest of `/v1` only reads (a photo URL opened in
+    the browser): desk acts go through the desk's own forms, which carry a CSRF token."""
+
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
+        cookie = connection.cookies.get(COOKIE, "")
+        if not header and cookie:
+            return await _desk_session(connection, cookie)
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -40,6 +51,21 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         return AuthenticationResult(user=user, auth=token)
+
+
+async def _desk_session(connection: ASGIConnection, cookie: str) -> AuthenticationResult:
+    path = connection.scope["path"]
+    if path.startswith("/v1/sync"):
+        raise _unauthenticated("a desk session does not authorise sync: tablets use tokens")
+    if path.startswith("/v1/") and connection.scope.get("method") not in SAFE:
+        raise _unauthenticated("a desk session only reads the API: act from the desk's pages")
+    database: Database = connection.app.state.database
+    async with database.session(write=False) as session:
+        found = await session_user(session, cookie, connection.app.state.clock.now())
+    if found is None:
+        raise _unauthenticated("session expired or ended: log in again")
+    user, desk = found
+    return AuthenticationResult(user=user, auth=desk)
 
 
 def roles(*allowed: str) -> Guard:
@@ -68,5 +94,5 @@ def provide_user(request: Request) -> User:
     return user
 
 
-def _unauthenticated() -> NotAuthorizedException:
-    return NotAuthorizedException("missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+def _unauthenticated(detail: str = "missing bearer token") -> NotAuthorizedException:
+    return NotAuthorizedException(detail, headers={"WWW-Authenticate": "Bearer"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from cases.clock import SystemClock
+from cases.passwords import DESK_ROLES, check_new_password, set_password
 from cases.reviews import yuan
 from cases.users import (
     UserError,
@@ -86,15 +88,35 @@ def _with_session(
     return run
 
 
+def read_password(prompt: str = "password: ") -> str:
+    """A desk password from stdin (one line, for scripts) or typed twice at a terminal:
+    never on the command line, where `ps` and the shell history would show it."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(prompt)
+        if getpass.getpass("again: ") != password:
+            raise UserError("the two passwords differ")
+    check_new_password(password)
+    return password
+
+
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     _prepare(settings)
     now = SystemClock().now()
-    token = asyncio.run(
-        _with_session(
-            settings,
-            lambda s: create_user(s, args.name, args.role, now, args.max_approve, team=args.team),
-        )()
-    )
+    if args.password and args.role not in DESK_ROLES:
+        raise UserError(f"a {args.role} has no desk login (desk roles: {', '.join(DESK_ROLES)})")
+    password = read_password() if args.password else None
+
+    async def add(session) -> str:
+        token = await create_user(
+            session, args.name, args.role, now, args.max_approve, team=args.team
+        )
+        if password is not None:
+            await set_password(session, args.name, password)
+        return token
+
+    token = asyncio.run(_with_session(settings, add)())
     authority = "" if args.max_approve is None else f" ({_authority(args.max_approve)})"
     team = f" of team {args.team.strip()}" if args.team and args.team.strip() else ""
     print(
@@ -102,6 +124,22 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
         " its token is shown once:"
     )
     print(token)
+    return 0
+
+
+def cmd_user_password(settings: Settings, args: argparse.Namespace) -> int:
+    """Set or reset a desk user's password (their open desk sessions end)."""
+    from server.desk.sessions import close_sessions_of
+
+    _prepare(settings)
+    password = read_password()
+
+    async def reset(session) -> None:
+        user = await set_password(session, args.name, password)
+        await close_sessions_of(session, user.id)
+
+    asyncio.run(_with_session(settings, reset)())
+    print(f"password of {args.name} set in {_database_name(settings)}")
     return 0
 
 
@@ -238,7 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="a reviewer's approval authority in yuan (default: no limit)",
     )
     add.add_argument("--team", help="the surveyor's team (e.g. ordinary): its limits apply")
+    add.add_argument(
+        "--password",
+        action="store_true",
+        help="give a desk user (dispatcher, reviewer, admin) a password for the desk's login:"
+        " read from stdin, or typed twice at a terminal",
+    )
     add.set_defaults(func=cmd_user_add)
+    password = user.add_parser(
+        "password", help="set or reset a desk user's password (stdin, or typed twice)"
+    )
+    password.add_argument("name")
+    password.set_defaults(func=cmd_user_password)
     authority = user.add_parser(
         "authority", help="change a reviewer's approval authority (max_approve)"
     )

@@ -16,6 +16,7 @@ from litestar.status_codes import (
 
 from cases.refusal import Refusal
 from media.store import StoreUnavailable
+from server.desk.errors import desk_error, is_desk
 
 logger = logging.getLogger("kancha")
 
@@ -40,8 +41,11 @@ def validation_error(_: Request, exc: ValidationException) -> Response[dict[str,
     return _error(HTTP_400_BAD_REQUEST, detail, extra or None)
 
 
-def http_error(_: Request, exc: Exception) -> Response[dict[str, Any]]:
-    """HTTP errors as Litestar shapes them; anything unexpected is logged, then a bare 500."""
+def http_error(request: Request, exc: Exception) -> Response[Any]:
+    """HTTP errors as Litestar shapes them; anything unexpected is logged, then a bare 500.
+    On desk pages a 401, 403 or 404 is a page (server/desk/errors.py)."""
+    if isinstance(exc, HTTPException) and exc.status_code in (401, 403, 404) and is_desk(request):
+        return desk_error(request, exc.status_code, exc)
     if isinstance(exc, HTTPException):
         response = _error(exc.status_code, exc.detail, exc.extra)
         response.headers.update(exc.headers or {})

@@ -77,6 +77,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     photo_max_age_seconds: int = 24 * 3600
     # How often the thumbnail worker looks for jobs when nothing woke it.
     thumbnail_poll_seconds: float = 1.0
+    # Desk logins last this long (they survive a restart: sessions live in the database).
+    desk_session_seconds: int = 12 * 3600
+    # The branch's time zone for the desk's pages, minutes east of UTC (China: +08:00).
+    desk_utc_offset_minutes: int = 480
     # Pushes decoded and ingested at once; the rest wait their turn. Writes take turns at
     # the database anyway, and fewer pushes competing for the event loop keep each
     # writer's turn short (bench/push.py: about a fifth more packets/s than unbounded).
