@@ -30,10 +30,14 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cases.limits import DEFAULT_TIERS  # noqa: E402
 from cases.models import Case, Dispatch, Packet, User  # noqa: E402
 from cases.recalc import recalc_cases, recalc_everything  # noqa: E402
 from server.db import Database, migrate  # noqa: E402
+from server.settings import Settings  # noqa: E402
 from sync.models import Device  # noqa: E402
+
+WINDOW = timedelta(seconds=Settings().irregular_window_seconds)  # held packets join within
 
 T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 SURVEYORS = 50
@@ -187,7 +191,7 @@ async def _late_packet_recalc(database: Database, case_ids: list[str], first_seq
             )
             started = time.perf_counter()
             await session.execute(insert(Packet), [late])
-            await recalc_cases(session, [case_id])
+            await recalc_cases(session, [case_id], tiers=DEFAULT_TIERS, irregular_window=WINDOW)
             await session.commit()
             timings.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(timings), 2)
@@ -203,11 +207,18 @@ async def main(args: argparse.Namespace) -> dict:
             small = min(1000, args.cases)
             started = time.perf_counter()
             ids = await _grow(database, 0, small, args.events)
-            await recalc_everything(database.write_sessions)
+            await recalc_everything(
+                database.write_sessions, tiers=DEFAULT_TIERS, irregular_window=WINDOW
+            )
             at_small = await _late_packet_recalc(database, ids, 1000, args.tries)
             ids += await _grow(database, small, args.cases, args.events)
             build_seconds = time.perf_counter() - started
-            full = await recalc_everything(database.write_sessions, batch=args.batch)
+            full = await recalc_everything(
+                database.write_sessions,
+                tiers=DEFAULT_TIERS,
+                irregular_window=WINDOW,
+                batch=args.batch,
+            )
             at_full = await _late_packet_recalc(database, ids, 100_000, args.tries)
         finally:
             await database.dispose()

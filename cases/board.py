@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
+from cases.intake import awaiting_confirmation, is_late_report
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, CaseTiming, SurveyorPosition, User
 from cases.timings import Measure, Timing, judge
@@ -26,6 +28,12 @@ class BoardCase:
     surveyor: str | None
     position: SurveyorPosition | None
     running: list[tuple[Timing, str]] = field(default_factory=list)
+    # Intake (cases/intake.py): 延时报案, delegated in, opened from a tablet and unconfirmed.
+    late_report: bool = False
+    delegated_in: bool = False
+    self_reported: bool = False
+    reported_by: str | None = None
+    awaiting_confirmation: bool = False
 
     @property
     def most_urgent(self) -> int | None:
@@ -44,11 +52,18 @@ def stored_measure(row: CaseTiming) -> Measure:
     )
 
 
-async def board(session: AsyncSession, limits: Limits, now: datetime) -> list[BoardCase]:
-    """Open cases (not closed, not approved), most urgent first, undispatched ones last."""
+async def board(
+    session: AsyncSession, limits: Limits, now: datetime, late_report: timedelta
+) -> list[BoardCase]:
+    """Open cases (not closed, not approved), most urgent first, undispatched ones last
+    (self-reported ones among them: awaiting the dispatch that confirms them)."""
+    opener = aliased(User)
     rows = await session.execute(
         select(Case.id, Case.case_no, Case.zone, Case.status, User.name, SurveyorPosition)
+        .add_columns(Case.reported_at, Case.occurred_at, Case.self_reported)
+        .add_columns(Case.delegated_from, Case.surveyor_id, opener.name.label("opener"))
         .outerjoin(User, User.id == Case.surveyor_id)
+        .join(opener, opener.id == Case.created_by)
         .outerjoin(SurveyorPosition, SurveyorPosition.surveyor_id == Case.surveyor_id)
         .outerjoin(CaseProgress, CaseProgress.case_id == Case.id)
         .where(
@@ -57,7 +72,22 @@ async def board(session: AsyncSession, limits: Limits, now: datetime) -> list[Bo
         )
     )
     cases = {
-        r.id: BoardCase(r.id, r.case_no, r.zone, r.status, r.name, r.SurveyorPosition) for r in rows
+        r.id: BoardCase(
+            r.id,
+            r.case_no,
+            r.zone,
+            r.status,
+            r.name,
+            r.SurveyorPosition,
+            late_report=is_late_report(r.reported_at, r.occurred_at, late_report),
+            delegated_in=r.delegated_from is not None,
+            self_reported=bool(r.self_reported),
+            reported_by=r.opener if r.self_reported else None,
+            awaiting_confirmation=awaiting_confirmation(
+                bool(r.self_reported), r.surveyor_id, r.status
+            ),
+        )
+        for r in rows
     }
     if cases:
         for case_id, judged in (await running_timings(session, limits, now)).items():

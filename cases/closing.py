@@ -9,7 +9,7 @@ readable and in the reports. Every act is kept in `case_actions`, append-only.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.changes import cases_changed
 from cases.delegation import DELEGATED
 from cases.dispatch import CaseNotFound, load_case
+from cases.limits import Tiers
 from cases.models import Case, CaseAction, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Refusal
@@ -53,7 +54,14 @@ async def close_case(
 
 
 async def reopen_case(
-    session: AsyncSession, case_id: str, *, by: User, reason: str | None, now: datetime
+    session: AsyncSession,
+    case_id: str,
+    *,
+    by: User,
+    reason: str | None,
+    now: datetime,
+    tiers: Tiers,
+    irregular_window: timedelta,
 ) -> Case:
     """Reopen a closed case: its status is derived from its log again."""
     case = await _locked(session, case_id)
@@ -72,7 +80,8 @@ async def reopen_case(
     case.status = "dispatched" if dispatched is not None else "reported"
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])  # the stage the log gives, from `dispatched`
+    # The stage the log gives, from `dispatched`.
+    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)
@@ -86,6 +95,8 @@ async def delegate_case(
     to: str,
     reference: str | None,
     now: datetime,
+    tiers: Tiers,
+    irregular_window: timedelta,
 ) -> Case:
     """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
     case = await _locked(session, case_id)
@@ -113,7 +124,7 @@ async def delegate_case(
     )
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])
+    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from cases.changes import cases_changed
+from cases.intake import check_occurred_at, existing_for, own_self_report
+from cases.limits import Tiers
 from cases.models import Case, Dispatch, User
 from cases.recalc import recalc_cases
 from cases.refusal import Conflict, Forbidden, NotFound, Refusal
@@ -36,6 +38,7 @@ def case_history_options():
     return (
         selectinload(Case.dispatches).selectinload(Dispatch.surveyor),
         selectinload(Case.surveyor),
+        selectinload(Case.opened_by),
     )
 
 
@@ -49,9 +52,11 @@ async def load_case(session: AsyncSession, case_id: str) -> Case:
 
 
 def ensure_case_visible(user: User, case: Case) -> None:
-    """Surveyors see only the cases dispatched to them now; the desk sees all."""
+    """Surveyors see only the cases dispatched to them now, and those they opened from the
+    tablet while no dispatcher has confirmed them; the desk sees all."""
     if user.role == "surveyor" and case.surveyor_id != user.id:
-        raise Forbidden("", "this case is not dispatched to you")
+        if not (own_self_report(case, user) and case.surveyor_id is None):
+            raise Forbidden("", "this case is not dispatched to you")
 
 
 async def _case_by_no(session: AsyncSession, case_no: str) -> Case | None:
@@ -73,20 +78,31 @@ async def open_case(
     simple_procedure: bool,
     created_by: User,
     now: datetime,
+    occurred_at: datetime | None = None,
+    delegated_from: str | None = None,
 ) -> tuple[Case, bool]:
     """Open a case, or return the one already opened under `case_no` (created=False).
+
+    A surveyor opening one from the tablet makes it self-reported: it waits for a
+    dispatcher to confirm it by dispatching it (cases/intake.py). A surveyor gets an
+    existing case back only if it is their own self-report; any other is a 409.
 
     The unique `case_no` decides races: the loser's insert fails inside a savepoint and
     it returns the winner's row, so a double-submitted report never makes a copy.
     """
     if problem := time_out_of_range(reported_at):
         raise Refusal("reported_at", problem)
+    check_occurred_at(occurred_at, reported_at)
+    self_reported = created_by.role == "surveyor"
+    delegated_from = (delegated_from or "").strip() or None
+    if self_reported and delegated_from is not None:
+        raise Forbidden("delegated_from", "only the desk records who delegated a case to us")
     case_no = normal_case_no(case_no)
     if not case_no:
         raise Refusal("case_no", "must not be empty")
     existing = await _case_by_no(session, case_no)
     if existing is not None:
-        return existing, False
+        return existing_for(existing, created_by), False
     case = Case(
         case_no=case_no,
         reported_at=reported_at.astimezone(UTC),
@@ -96,6 +112,9 @@ async def open_case(
         zone=zone,
         plate=plate,
         simple_procedure=simple_procedure,
+        occurred_at=occurred_at.astimezone(UTC) if occurred_at is not None else None,
+        self_reported=self_reported,
+        delegated_from=delegated_from,
         status="reported",
         change_seq=0,
         created_by=created_by.id,
@@ -109,7 +128,9 @@ async def open_case(
         existing = await _case_by_no(session, case_no)
         if existing is None:
             raise
-        return existing, False
+        return existing_for(existing, created_by), False
+    if self_reported:  # the surveyor's other tablets (and pulls from a cursor) see it
+        await cases_changed(session, [case.id], now)
     return await load_case(session, case.id), True
 
 
@@ -120,6 +141,8 @@ async def dispatch_case(
     surveyor_name: str,
     dispatched_by: User,
     now: datetime,
+    tiers: Tiers,
+    irregular_window: timedelta,
     purpose: str = "scene",
 ) -> Case:
     """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
@@ -152,7 +175,8 @@ async def dispatch_case(
     case.status = "dispatched"
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id])  # a scene re-dispatch restarts the scene timings
+    # A scene re-dispatch restarts the scene timings; held packets of this surveyor join.
+    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

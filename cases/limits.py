@@ -30,14 +30,18 @@ DEFAULT_LIMITS: dict[str, int] = {
     "estimate.medium": 24 * HOUR,
     # > 10,000 yuan (after disassembly): the estimate done within 5 days.
     "estimate.large": 5 * DAY,
+    # > 10,000 yuan: labour and parts fixed within 2 days of the disassembly.
+    "items_fixed": 2 * DAY,
     "resubmit": 2 * DAY,
     "front_end_cycle.small": 5 * DAY,
     "front_end_cycle.large": 20 * DAY,
 }
 
-# Loss tiers by estimate amount in yuan (domain.md): small < 2,000 <= medium <= 10,000 < large.
-SMALL_BELOW = 2_000
+# Loss tiers by estimate amount in yuan (domain.md): small <= 2,000 (以内 includes the
+# number) < medium <= 10,000 < large. KANCHA_ESTIMATE_TIERS overrides either boundary.
+SMALL_MAX = 2_000
 LARGE_ABOVE = 10_000
+TIER_KEYS = ("small_max", "large_above")
 # Longest limit accepted: a year. Anything longer is a typo, not a policy.
 MAX_LIMIT = 366 * DAY
 
@@ -53,10 +57,52 @@ class LimitsError(ValueError):
     """An override that cannot be used; the message names the key."""
 
 
-class Limits:
-    """The limit table in force: defaults with the configured overrides applied."""
+class Tiers:
+    """Loss tiers by estimate amount: which limit an estimate and a front-end cycle get."""
 
     def __init__(self, overrides: Mapping[str, int] | None = None) -> None:
+        table = {"small_max": SMALL_MAX, "large_above": LARGE_ABOVE}
+        for key, value in (overrides or {}).items():
+            if key not in TIER_KEYS:
+                raise LimitsError(f"unknown tier boundary {key!r} (known: {', '.join(TIER_KEYS)})")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise LimitsError(f"{key}: must be a whole number of yuan, 0 or more")
+            table[key] = value
+        if table["small_max"] >= table["large_above"]:
+            raise LimitsError(
+                f"small_max ({table['small_max']}) must be below large_above "
+                f"({table['large_above']})"
+            )
+        self.small_max = table["small_max"]
+        self.large_above = table["large_above"]
+
+    def estimate(self, amount: float) -> str:
+        """small (on the spot when simple), medium (24 h) or large (after disassembly)."""
+        if amount <= self.small_max:
+            return "small"
+        if amount > self.large_above:
+            return "large"
+        return "medium"
+
+    def cycle(self, amount: float) -> str:
+        """The front-end cycle has two tiers: cases up to large_above, and large ones."""
+        return "large" if amount > self.large_above else "small"
+
+    def as_dict(self) -> dict[str, int]:
+        return {"small_max": self.small_max, "large_above": self.large_above}
+
+
+DEFAULT_TIERS = Tiers()
+
+
+class Limits:
+    """The limit table in force: defaults with the configured overrides applied, and the
+    loss tiers that choose between an estimate's or a cycle's limits."""
+
+    def __init__(
+        self, overrides: Mapping[str, int] | None = None, tiers: Tiers | None = None
+    ) -> None:
+        self.tiers = tiers or DEFAULT_TIERS
         table = dict(DEFAULT_LIMITS)
         for key, value in (overrides or {}).items():
             if key in RENAMED:
@@ -76,15 +122,3 @@ class Limits:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self._table)
-
-
-def estimate_tier(amount: float) -> str:
-    if amount < SMALL_BELOW:
-        return "small"
-    if amount > LARGE_ABOVE:
-        return "large"
-    return "medium"
-
-
-def cycle_tier(amount: float) -> str:
-    return "large" if amount > LARGE_ABOVE else "small"

@@ -113,6 +113,8 @@ class Case(Base):
     change_seq: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
 
     surveyor: Mapped[User | None] = relationship(foreign_keys=[surveyor_id], lazy="raise")
+    # Who opened it (a surveyor when self_reported).
+    opened_by: Mapped[User] = relationship(foreign_keys=[created_by], lazy="raise")
     dispatches: Mapped[list[Dispatch]] = relationship(
         back_populates="case", order_by="Dispatch.id", lazy="raise"
     )

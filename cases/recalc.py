@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, delete, or_, select, update
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cases.changes import lock_cases
 from cases.delegation import ActionFact, delegation_measure
+from cases.limits import Tiers
 from cases.models import (
     Case,
     CaseAction,
@@ -75,9 +77,9 @@ class Computed:
     log: CaseLog
 
 
-def compute(case_id: str, log: CaseLog) -> Computed:
-    timeline = build_timeline(log.facts, log.rows, log.dispatches)
-    measures = measure(log.facts, timeline, log.dispatches, log.reviews)
+def compute(case_id: str, log: CaseLog, tiers: Tiers, irregular_window: timedelta) -> Computed:
+    timeline = build_timeline(log.facts, log.rows, log.dispatches, irregular_window)
+    measures = measure(log.facts, timeline, log.dispatches, log.reviews, tiers)
     actions = [ActionFact(a.kind, a.at) for a in log.actions]
     delegation = delegation_measure(log.facts, log.dispatches, actions)
     if delegation is not None:
@@ -135,10 +137,12 @@ async def load_logs(
     return logs
 
 
-async def case_computed(session: AsyncSession, case_id: str) -> Computed | None:
+async def case_computed(
+    session: AsyncSession, case_id: str, tiers: Tiers, irregular_window: timedelta
+) -> Computed | None:
     """One case's timeline and measured timings, straight from the log (for reading)."""
     logs = await load_logs(session, [case_id])
-    return compute(case_id, logs[case_id]) if case_id in logs else None
+    return compute(case_id, logs[case_id], tiers, irregular_window) if case_id in logs else None
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
@@ -278,9 +282,15 @@ async def record_track(session: AsyncSession, rows: Iterable[Any]) -> None:
 
 
 async def recalc_cases(
-    session: AsyncSession, case_ids: Collection[str], *, track: bool = False
+    session: AsyncSession,
+    case_ids: Collection[str],
+    *,
+    tiers: Tiers,
+    irregular_window: timedelta,
+    track: bool = False,
 ) -> list[Computed]:
-    """Recompute and store the timings of these cases inside the caller's transaction.
+    """Recompute and store the timings of these cases inside the caller's transaction;
+    held packets join when a dispatch to their sender follows within `irregular_window`.
 
     The track (position packets) is read only when asked (`kancha recalc` rebuilding last
     known positions): timings never depend on it, and pushes record it via record_track.
@@ -290,13 +300,21 @@ async def recalc_cases(
         return []
     await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
-    results = [compute(case_id, logs[case_id]) for case_id in ids if case_id in logs]
+    results = [
+        compute(case_id, logs[case_id], tiers, irregular_window)
+        for case_id in ids
+        if case_id in logs
+    ]
     await store(session, results)
     return results
 
 
 async def recalc_everything(
-    sessions: async_sessionmaker[AsyncSession] | Any, *, batch: int = 500
+    sessions: async_sessionmaker[AsyncSession] | Any,
+    *,
+    tiers: Tiers,
+    irregular_window: timedelta,
+    batch: int = 500,
 ) -> dict[str, float]:
     """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
     started = time.perf_counter()
@@ -305,7 +323,10 @@ async def recalc_everything(
     events = 0
     for start in range(0, len(all_ids), batch):
         async with sessions() as session:
-            results = await recalc_cases(session, all_ids[start : start + batch], track=True)
+            chunk = all_ids[start : start + batch]
+            results = await recalc_cases(
+                session, chunk, tiers=tiers, irregular_window=irregular_window, track=True
+            )
             events += sum(len(c.timeline) for c in results)
             await session.commit()
     seconds = time.perf_counter() - started

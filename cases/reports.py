@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.board import stored_measure
-from cases.limits import Limits
+from cases.limits import DEFAULT_LIMITS, Limits
 from cases.models import Case, CaseProgress, CaseTiming, User
 from cases.rates import RATES
+from cases.reductions import MONEY_COLUMNS, Money, reductions
 from cases.refusal import Refusal
-from cases.timings import judge
+from cases.timings import Timing, judge
 from cases.values import TIMING_NAMES
 
 GROUPS = ("surveyor", "zone")
@@ -32,12 +33,22 @@ MAX_SPAN_DAYS = 3660
 
 
 @dataclass
-class TimingStats:
+class Counted:
     decided: int = 0
     within: int = 0
     open: int = 0
     seconds_total: int = 0
     ended: int = 0
+
+    def add(self, timing: Timing) -> None:
+        if timing.state == "running":
+            self.open += 1
+            return
+        self.decided += 1
+        self.within += timing.state == "met"
+        if timing.end is not None:
+            self.ended += 1
+            self.seconds_total += timing.seconds
 
     @property
     def share(self) -> float | None:
@@ -47,6 +58,33 @@ class TimingStats:
     def average_seconds(self) -> int | None:
         """Average of ended timings (the front-end cycle's target is an average)."""
         return round(self.seconds_total / self.ended) if self.ended else None
+
+
+@dataclass
+class TierStats(Counted):
+    """One variant of a timing (a loss tier, a zone): the front-end cycle's target is its
+    average per tier (small <= 5 days, large <= 20 days), so tiers are never pooled."""
+
+    limit_seconds: int = 0
+
+    @property
+    def average_within_limit(self) -> bool | None:
+        average = self.average_seconds
+        return None if average is None else average <= self.limit_seconds
+
+
+@dataclass
+class TimingStats(Counted):
+    # limit variant (`small`, `large`, `city` ...) -> its own figures; empty for timings
+    # with one limit (accept, contact ...).
+    tiers: dict[str, TierStats] = field(default_factory=dict)
+
+    def add_judged(self, timing: Timing, limit_key: str, limits: Limits) -> None:
+        self.add(timing)
+        if "." in limit_key:
+            variant = limit_key.split(".", 1)[1]
+            tier = self.tiers.setdefault(variant, TierStats(limit_seconds=limits[limit_key]))
+            tier.add(timing)
 
 
 @dataclass
@@ -69,6 +107,8 @@ class GroupStats:
     rates: dict[str, RateStats] = field(
         default_factory=lambda: {name: RateStats() for name in RATES}
     )
+    # Estimated, approved and reduced (核减) yuan of the group's approved cases.
+    money: Money = field(default_factory=Money)
 
 
 async def sla_report(
@@ -96,16 +136,9 @@ async def sla_report(
         key = group or "(none)"
         stats = groups.setdefault(key, GroupStats(key))
         stats.cases.add(row.case_id)
-        timing = judge(stored_measure(row), limits, now)
-        counted = stats.timings[timing.name]
-        if timing.state == "running":
-            counted.open += 1
-            continue
-        counted.decided += 1
-        counted.within += timing.state == "met"
-        if timing.end is not None:
-            counted.ended += 1
-            counted.seconds_total += timing.seconds
+        measured = stored_measure(row)
+        timing = judge(measured, limits, now)
+        stats.timings[timing.name].add_judged(timing, measured.limit_key, limits)
     in_range = select(CaseTiming.case_id).where(
         CaseTiming.dispatched_at >= start, CaseTiming.dispatched_at < end
     )
@@ -123,11 +156,15 @@ async def sla_report(
             if value is not None:
                 stats.rates[name].decided += 1
                 stats.rates[name].within += bool(value)
+    for key, money in (await reductions(session, in_range, group_column)).items():
+        if key in groups:
+            groups[key].money = money
     return [groups[k] for k in sorted(groups)]
 
 
 def report_csv(group_by: str, groups: list[GroupStats]) -> str:
-    """One row per group: cases, then decided / within / share / open per timing."""
+    """One row per group: cases, then decided / within / share / open per timing, the
+    rates, the tiers, and last the money columns (cases/reductions.py)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     header = [group_by, "cases"]
@@ -135,6 +172,11 @@ def report_csv(group_by: str, groups: list[GroupStats]) -> str:
         header += [f"{name}_decided", f"{name}_within", f"{name}_share", f"{name}_open"]
     for name in RATES:
         header += [f"{name}_decided", f"{name}_within", f"{name}_share"]
+    # Appended after the columns above, so that their positions never move.
+    variants = [key for key in DEFAULT_LIMITS if "." in key]
+    for key in variants:
+        header += [f"{key}_decided", f"{key}_within", f"{key}_share", f"{key}_average_seconds"]
+    header += MONEY_COLUMNS  # last, for the same reason
     writer.writerow(header)
     for g in groups:
         line: list[object] = [_cell(g.group), len(g.cases)]
@@ -144,8 +186,17 @@ def report_csv(group_by: str, groups: list[GroupStats]) -> str:
         for name in RATES:
             r = g.rates[name]
             line += [r.decided, r.within, "" if r.share is None else r.share]
+        for key in variants:
+            name, variant = key.split(".", 1)
+            v = g.timings[name].tiers.get(variant, TierStats())
+            line += [v.decided, v.within, _blank(v.share), _blank(v.average_seconds)]
+        line += g.money.cells()
         writer.writerow(line)
     return out.getvalue()
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
 
 
 def _cell(text: str) -> str:

@@ -17,6 +17,7 @@ from cases.board import BoardCase, board
 from cases.clock import Clock
 from cases.closing import close_case, delegate_case, reopen_case
 from cases.dispatch import dispatch_case, ensure_case_visible, load_case, open_case
+from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.models import Case, Review, User
 from cases.recalc import case_computed
@@ -54,13 +55,17 @@ class Board:
 
 
 class CaseService:
-    """The case domain as seen by `user`, at `clock`'s time, under `limits`."""
+    """The case domain as seen by `user`, at `clock`'s time, under `limits` and `rules`."""
 
-    def __init__(self, session: AsyncSession, clock: Clock, limits: Limits, user: User) -> None:
+    def __init__(
+        self, session: AsyncSession, clock: Clock, limits: Limits, user: User, rules: IntakeRules
+    ) -> None:
         self.session = session
         self.clock = clock
         self.limits = limits
         self.user = user
+        self.rules = rules
+        self.window = rules.irregular_window
 
     async def open(
         self,
@@ -73,8 +78,11 @@ class CaseService:
         zone: str,
         plate: str | None,
         simple_procedure: bool,
+        occurred_at: datetime | None = None,
+        delegated_from: str | None = None,
     ) -> tuple[Case, bool]:
-        """The case opened under `case_no`, and whether this call created it."""
+        """The case opened under `case_no`, and whether this call created it (by a
+        surveyor: self-reported, awaiting the dispatch that confirms it)."""
         return await open_case(
             self.session,
             case_no=case_no,
@@ -87,6 +95,8 @@ class CaseService:
             simple_procedure=simple_procedure,
             created_by=self.user,
             now=self.clock.now(),
+            occurred_at=occurred_at,
+            delegated_from=delegated_from,
         )
 
     async def dispatch(self, case_id: str, surveyor: str, purpose: str = "scene") -> CaseDetail:
@@ -96,6 +106,8 @@ class CaseService:
             surveyor_name=surveyor,
             dispatched_by=self.user,
             now=self.clock.now(),
+            tiers=self.limits.tiers,
+            irregular_window=self.window,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -108,13 +120,26 @@ class CaseService:
 
     async def reopen(self, case_id: str, reason: str | None) -> CaseDetail:
         case = await reopen_case(
-            self.session, case_id, by=self.user, reason=reason, now=self.clock.now()
+            self.session,
+            case_id,
+            by=self.user,
+            reason=reason,
+            now=self.clock.now(),
+            tiers=self.limits.tiers,
+            irregular_window=self.window,
         )
         return await self._detail(case)
 
     async def delegate(self, case_id: str, to: str, reference: str | None) -> CaseDetail:
         case = await delegate_case(
-            self.session, case_id, by=self.user, to=to, reference=reference, now=self.clock.now()
+            self.session,
+            case_id,
+            by=self.user,
+            to=to,
+            reference=reference,
+            now=self.clock.now(),
+            tiers=self.limits.tiers,
+            irregular_window=self.window,
         )
         return await self._detail(case)
 
@@ -125,7 +150,13 @@ class CaseService:
         return await self._detail(case)
 
     async def review(
-        self, case_id: str, *, decision: str, reason: str | None, requested: Sequence[str]
+        self,
+        case_id: str,
+        *,
+        decision: str,
+        reason: str | None,
+        requested: Sequence[str],
+        approved_amount: float | None = None,
     ) -> ReviewOutcome:
         now = self.clock.now()
         review = await review_case(
@@ -136,17 +167,20 @@ class CaseService:
             reason=reason,
             requested=requested,
             now=now,
+            tiers=self.limits.tiers,
+            irregular_window=self.window,
+            approved_amount=approved_amount,
         )
-        computed = await case_computed(self.session, case_id)
+        computed = await case_computed(self.session, case_id, self.limits.tiers, self.window)
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
     async def review_queue(self, *, limit: int, offset: int) -> list[QueueEntry]:
-        return await review_queue(self.session, limit=limit, offset=offset)
+        return await review_queue(self.session, reviewer=self.user, limit=limit, offset=offset)
 
     async def board(self) -> Board:
         now = self.clock.now()
-        return Board(now, await board(self.session, self.limits, now))
+        return Board(now, await board(self.session, self.limits, now, self.rules.late_report))
 
     async def sla_report(
         self, *, start: datetime, end: datetime, group_by: str
@@ -163,7 +197,7 @@ class CaseService:
     async def _detail(self, case: Case) -> CaseDetail:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
-        computed = await case_computed(self.session, case.id)
+        computed = await case_computed(self.session, case.id, self.limits.tiers, self.window)
         if computed is not None:
             dispatches = computed.log.dispatches
             detail.current_dispatch = len(dispatches) - 1 if dispatches else None

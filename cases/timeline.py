@@ -35,8 +35,8 @@ from cases.geo import distance_m
 TRACK = "position"  # the kind of packet that is track, not milestone
 FIX_AGREEMENT = timedelta(minutes=5)
 # A packet held because its case was not dispatched to its sender (an irregular report)
-# joins the timeline when a dispatch to the sender follows within this long of its receipt.
-IRREGULAR_WINDOW = timedelta(hours=24)
+# joins the timeline when a dispatch to the sender follows within a window of its receipt:
+# `irregular_window`, passed down from Settings.irregular_window_seconds (default 24 h).
 FAR_FROM_SCENE_M = 500.0
 
 # Event flags (also carried into the timings these events end).
@@ -156,9 +156,13 @@ def _in_effect(dispatches: Sequence[DispatchFact], received_at: datetime) -> int
 
 
 def build_timeline(
-    case: CaseFacts, rows: Iterable[Any], dispatches: Sequence[DispatchFact]
+    case: CaseFacts,
+    rows: Iterable[Any],
+    dispatches: Sequence[DispatchFact],
+    irregular_window: timedelta,
 ) -> list[Event]:
-    """The case's ordered events from its accepted packet rows, with flags.
+    """The case's ordered events from its accepted (and held) packet rows, with flags; a
+    held row joins only when a dispatch to its sender follows within `irregular_window`.
 
     The result depends only on the set of rows, never on the order they arrived in.
     """
@@ -166,7 +170,9 @@ def build_timeline(
     for row in rows:
         event = to_event(row)
         if event.held:
-            answered = _irregular_dispatch(dispatches, event)
+            answered = irregular_dispatch(
+                dispatches, event.surveyor_id, event.received_at, irregular_window
+            )
             if answered is None:
                 continue  # no dispatch followed (yet): it stays out of the timeline
             event.dispatch = answered
@@ -185,13 +191,18 @@ def build_timeline(
     return timeline
 
 
-def _irregular_dispatch(dispatches: Sequence[DispatchFact], event: Event) -> int | None:
-    """The first dispatch to a held event's sender made within IRREGULAR_WINDOW after the
-    server received it: the one the event answers. None: it stays held, out of the timeline."""
+def irregular_dispatch(
+    dispatches: Sequence[DispatchFact],
+    surveyor_id: int,
+    received_at: datetime,
+    window: timedelta,
+) -> int | None:
+    """The first dispatch to a held packet's sender made within `window` after the server
+    received it: the one its event answers. None: it stays held, out of the timeline."""
     for index, dispatch in enumerate(dispatches):
         if (
-            dispatch.surveyor_id == event.surveyor_id
-            and event.received_at <= dispatch.dispatched_at <= event.received_at + IRREGULAR_WINDOW
+            dispatch.surveyor_id == surveyor_id
+            and received_at <= dispatch.dispatched_at <= received_at + window
         ):
             return index
     return None

@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from cases.limits import Limits, cycle_tier, estimate_tier
+from cases.limits import DEFAULT_TIERS, Limits, Tiers
 from cases.timeline import CaseFacts, DispatchFact, Event
 
 _MICRO = timedelta(microseconds=1)
 
 END_BEFORE_START = "end_before_start"
 NO_SURVEY_COMPLETED = "no_survey_completed"  # estimate timed from arrival instead
+NO_DISASSEMBLED = "no_disassembled"  # a large estimate timed without its disassembly
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ def measure(
     timeline: Sequence[Event],
     dispatches: Sequence[DispatchFact],
     reviews: Sequence[ReviewFact],
+    tiers: Tiers = DEFAULT_TIERS,
 ) -> list[Measure]:
     """The started timings of the case, in TIMING_NAMES order."""
     if not dispatches:
@@ -129,23 +131,43 @@ def measure(
                     _first(visit, "arrived"),
                 )
             )
-    arrived = _first(current, "arrived")
-    estimate = _first(current, "estimate_submitted")
-    if estimate is not None and estimate.amount is not None:
-        tier = estimate_tier(estimate.amount)
-    else:
-        tier = "small" if case.simple_procedure else "medium"
-    begins, extra = arrived, ()
-    if tier != "small":
-        begins = _first(current, "survey_completed")
-        if begins is None and arrived is not None:
-            begins, extra = arrived, (NO_SURVEY_COMPLETED,)
-    if begins is not None:
-        out.append(_ended(Measure("estimate", f"estimate.{tier}", begins.time), estimate, *extra))
+    out.extend(_estimate(case, current, tiers))
     resubmit = _resubmit(timeline, last, reviews)
     if resubmit is not None:
         out.append(resubmit)
-    out.append(_front_end_cycle(timeline, last, dispatched_at, reviews))
+    out.append(_front_end_cycle(current, dispatched_at, reviews, tiers))
+    return out
+
+
+def _estimate(case: CaseFacts, current: Sequence[Event], tiers: Tiers) -> list[Measure]:
+    """items_fixed (large cases) and the estimate timing of the current surveyor."""
+    out: list[Measure] = []
+    disassembled = _first(current, "disassembled")
+    if disassembled is not None:
+        fixed = _first(current, "items_fixed")
+        out.append(_ended(Measure("items_fixed", "items_fixed", disassembled.time), fixed))
+    estimate = _first(current, "estimate_submitted")
+    if estimate is not None and estimate.amount is not None:
+        tier = tiers.estimate(estimate.amount)
+    elif disassembled is not None:
+        tier = "large"
+    else:
+        tier = "small" if case.simple_procedure else "medium"
+    if tier == "small" and not case.simple_procedure:
+        tier = "medium"  # a small loss without simple, clear liability: the 24 h rule
+    arrived = _first(current, "arrived")
+    completed = _first(current, "survey_completed")
+    if tier == "small":
+        begins, extra = arrived, ()
+    elif tier == "large" and disassembled is not None:
+        begins, extra = disassembled, ()
+    else:
+        begins = completed
+        extra = (NO_DISASSEMBLED,) if tier == "large" else ()
+        if begins is None and arrived is not None:
+            begins, extra = arrived, (*extra, NO_SURVEY_COMPLETED)
+    if begins is not None:
+        out.append(_ended(Measure("estimate", f"estimate.{tier}", begins.time), estimate, *extra))
     return out
 
 
@@ -171,18 +193,22 @@ def latest_estimate(timeline: Sequence[Event]) -> Event | None:
     return estimates[-1] if estimates else None
 
 
-def _front_end_cycle(timeline, last, dispatched_at, reviews) -> Measure:
-    latest = latest_estimate(timeline)
-    tier = cycle_tier(latest.amount) if latest and latest.amount is not None else "small"
+def _front_end_cycle(
+    current: Sequence[Event], dispatched_at: datetime, reviews: Sequence[ReviewFact], tiers: Tiers
+) -> Measure:
+    """Last dispatch -> last estimate submitted (末次估损单提交), decided when it is sent,
+    whatever the review does later; a return of that estimate reopens the cycle until the
+    next one. The tier is the last estimate's (a disassembled case counts as large)."""
+    estimates = [e for e in current if e.kind == "estimate_submitted"]
+    latest = estimates[-1] if estimates else None
+    if latest is not None and latest.amount is not None:
+        tier = tiers.cycle(latest.amount)
+    else:
+        tier = "large" if _first(current, "disassembled") else "small"
     cycle = Measure("front_end_cycle", f"front_end_cycle.{tier}", dispatched_at)
-    approved = (
-        latest is not None
-        and latest.dispatch == last
-        and bool(reviews)
-        and reviews[-1].decision == "approved"
-        and reviews[-1].estimate_packet_id == latest.packet_id
-    )
-    return _ended(cycle, latest if approved else None)
+    verdicts = [r for r in reviews if latest and r.estimate_packet_id == latest.packet_id]
+    reopened = bool(verdicts) and verdicts[-1].decision == "returned"
+    return _ended(cycle, None if reopened else latest)
 
 
 def judge(measured: Measure, limits: Limits, now: datetime) -> Timing:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from datetime import datetime
 
@@ -21,17 +22,43 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_user(session: AsyncSession, name: str, role: str, now: datetime) -> str:
-    """Create a user and return its new token (the only time it exists in clear)."""
+# Roles that approve estimates, and so may hold an approval authority (核损权限).
+APPROVERS = ("reviewer", "admin")
+
+
+def check_authority(role: str, max_approve: float | None) -> None:
+    """An approval authority is yuan, 0 or more, and only a reviewer's (or an admin's)."""
+    if max_approve is None:
+        return
+    if not math.isfinite(max_approve) or max_approve < 0:
+        raise UserError("--max-approve must be a number of yuan, 0 or more")
+    if role not in APPROVERS:
+        raise UserError(f"--max-approve is an approval authority: a {role} approves nothing")
+
+
+async def create_user(
+    session: AsyncSession, name: str, role: str, now: datetime, max_approve: float | None = None
+) -> str:
+    """Create a user and return its new token (the only time it exists in clear);
+    `max_approve` is a reviewer's approval authority in yuan (None: no limit)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise UserError("name must be 1 to 100 characters")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
+    check_authority(role, max_approve)
     if await session.scalar(select(User.id).where(User.name == name)) is not None:
         raise UserError(f"a user named {name!r} already exists")
     token = new_token()
-    session.add(User(name=name, role=role, token_hash=hash_token(token), created_at=now))
+    session.add(
+        User(
+            name=name,
+            role=role,
+            token_hash=hash_token(token),
+            created_at=now,
+            max_approve=max_approve,
+        )
+    )
     await session.flush()
     return token
 
@@ -51,6 +78,17 @@ async def issue_token(session: AsyncSession, name: str) -> str:
     user.token_hash = hash_token(token)
     await session.flush()
     return token
+
+
+async def set_authority(session: AsyncSession, name: str, max_approve: float | None) -> User:
+    """Change a reviewer's approval authority (None: no limit); it applies at once."""
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user named {name!r}")
+    check_authority(user.role, max_approve)
+    user.max_approve = max_approve
+    await session.flush()
+    return user
 
 
 async def list_users(session: AsyncSession) -> list[User]:

@@ -4,6 +4,9 @@ A photo finds its case through `packet_media`, written by the push whether the b
 first or not; listing joins it with the stored objects, so the link holds in either order.
 The fraud signals are flagged, never acted on: taken far from the scene, long before the
 report, or the same bytes attached to another case; so is EXIF found absurd at upload.
+Media of held packets (an irregular report) are listed as soon as they are referenced,
+flagged `held` until their packet joins the timeline (a dispatch to its sender within the
+irregular window, cases/timeline.py): the same rule, so gallery and timeline agree.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.geo import distance_m
-from cases.models import Case, Packet, User
+from cases.models import Case, Dispatch, Packet, User
+from cases.timeline import DispatchFact, irregular_dispatch
 from cases.values import DESK_ROLES
 from media.models import MediaObject, PacketMedia, ThumbnailJob
 
 FAR_FROM_SCENE = "far_from_scene"
 TAKEN_BEFORE_REPORT = "taken_before_report"
 REUSED_ON_OTHER_CASE = "reused_on_other_case"
+HELD = "held"  # referenced only by held packets that have not joined the timeline
+TAKEN = ("accepted", "held")  # statuses of packets whose media a case lists
 
 
 @dataclass
@@ -41,19 +47,31 @@ class CaseMediaList:
 
 
 async def case_media(
-    session: AsyncSession, case: Case, *, max_distance_m: float, max_age_seconds: int
+    session: AsyncSession,
+    case: Case,
+    *,
+    max_distance_m: float,
+    max_age_seconds: int,
+    irregular_window: timedelta,
 ) -> CaseMediaList:
     refs = (
         await session.execute(
             select(PacketMedia.sha256, PacketMedia.category)
+            .add_columns(Packet.status, Packet.surveyor_id, Packet.received_at)
             .join(Packet, PacketMedia.packet_id == Packet.packet_id)
-            .where(PacketMedia.case_id == case.id, Packet.status == "accepted")
+            .where(PacketMedia.case_id == case.id, Packet.status.in_(TAKEN))
             .order_by(Packet.received_at, Packet.seq, PacketMedia.sha256)
         )
     ).all()
+    dispatches = await _dispatches(session, case.id) if any(r[2] == "held" for r in refs) else []
     categories: dict[str, str | None] = {}
-    for sha256, category in refs:
+    joined: set[str] = set()
+    for sha256, category, status, surveyor_id, received_at in refs:
         categories.setdefault(sha256, category)
+        if status == "accepted" or (
+            irregular_dispatch(dispatches, surveyor_id, received_at, irregular_window) is not None
+        ):
+            joined.add(sha256)
     if not categories:
         return CaseMediaList(items=[], missing=[])
     rows = (
@@ -72,7 +90,7 @@ async def case_media(
             .where(
                 PacketMedia.sha256.in_(list(categories)),
                 PacketMedia.case_id != case.id,
-                Packet.status == "accepted",
+                Packet.status.in_(TAKEN),
             )
             .distinct()
             .order_by(PacketMedia.sha256, PacketMedia.case_id)
@@ -86,9 +104,20 @@ async def case_media(
         media, status = held[sha256]
         item = CaseMedia(media=media, category=category, thumbnails=status == "done")
         _flag(item, case, max_distance_m, max_age_seconds, elsewhere.get(sha256, []))
+        if sha256 not in joined:
+            item.flags.append(HELD)
         items.append(item)
     missing = [sha for sha in categories if sha not in held]
     return CaseMediaList(items=items, missing=missing)
+
+
+async def _dispatches(session: AsyncSession, case_id: str) -> list[DispatchFact]:
+    rows = await session.execute(
+        select(Dispatch.surveyor_id, Dispatch.dispatched_at, Dispatch.purpose)
+        .where(Dispatch.case_id == case_id)
+        .order_by(Dispatch.id)
+    )
+    return [DispatchFact(s, at, purpose) for s, at, purpose in rows]
 
 
 def _flag(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +37,8 @@ class MediaSettings(msgspec.Struct, frozen=True, kw_only=True):
     photo_max_distance_m: float
     photo_max_age_seconds: int
     signed_url_seconds: int
+    # A held packet's media join the case's gallery as its events join the timeline.
+    irregular_window_seconds: int
 
     @classmethod
     def of(cls, settings: Any) -> MediaSettings:
@@ -121,6 +124,7 @@ class MediaService:
             case,
             max_distance_m=self.settings.photo_max_distance_m,
             max_age_seconds=self.settings.photo_max_age_seconds,
+            irregular_window=timedelta(seconds=self.settings.irregular_window_seconds),
         )
         if self.user.role == "surveyor":
             for item in listing.items:

@@ -13,7 +13,8 @@ from litestar.middleware.base import DefineMiddleware
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
-from cases.limits import Limits, LimitsError
+from cases.intake import IntakeRules
+from cases.limits import Limits, LimitsError, Tiers
 from cases.models import User
 from cases.service import CaseService
 from media.runtime import media_runtime, running
@@ -45,11 +46,9 @@ def create_app(
     """The API over `settings`; `clock` is the server's time (a fake one in tests);
     `store` the media store (default: the one KANCHA_MEDIA_URL names)."""
     clock = clock or server_clock(settings)
-    try:
-        limits = Limits(settings.limits)
-    except LimitsError as exc:
-        raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
+    limits = limits_in_force(settings)
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
+    rules = settings.intake_rules
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
         media = media_runtime(settings, database, clock, store)
@@ -82,6 +81,7 @@ def create_app(
             "db_session": Provide(provide_session, sync_to_thread=False),
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
+            "rules": Provide(lambda: rules, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
@@ -109,9 +109,22 @@ def provide_case_service(
     clock: NamedDependency[Clock],
     limits: NamedDependency[Limits],
     user: NamedDependency[User],
+    rules: NamedDependency[IntakeRules],
 ) -> CaseService:
     """The case domain for this request: its session, as its user."""
-    return CaseService(db_session, clock, limits, user)
+    return CaseService(db_session, clock, limits, user, rules)
+
+
+def limits_in_force(settings: Settings) -> Limits:
+    """The limits and loss tiers KANCHA_LIMITS and KANCHA_ESTIMATE_TIERS set."""
+    try:
+        tiers = Tiers(settings.estimate_tiers)
+    except LimitsError as exc:
+        raise SettingsError(f"KANCHA_ESTIMATE_TIERS: {exc}") from None
+    try:
+        return Limits(settings.limits, tiers)
+    except LimitsError as exc:
+        raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
 
 
 def server_clock(settings: Settings) -> Clock:

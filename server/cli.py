@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from cases.clock import SystemClock
-from cases.users import UserError, create_user, issue_token, list_users, revoke_user
+from cases.reviews import yuan
+from cases.users import (
+    UserError,
+    create_user,
+    issue_token,
+    list_users,
+    revoke_user,
+    set_authority,
+)
 from server.db import Database, failure_reason, migrate_url, shown_url, url_problem
 from server.settings import Settings, SettingsError
 
@@ -80,10 +89,14 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     _prepare(settings)
     now = SystemClock().now()
     token = asyncio.run(
-        _with_session(settings, lambda s: create_user(s, args.name, args.role, now))()
+        _with_session(
+            settings, lambda s: create_user(s, args.name, args.role, now, args.max_approve)
+        )()
     )
+    authority = "" if args.max_approve is None else f" ({_authority(args.max_approve)})"
     print(
-        f"created {args.role} {args.name} in {_database_name(settings)}; its token is shown once:"
+        f"created {args.role} {args.name}{authority} in {_database_name(settings)};"
+        " its token is shown once:"
     )
     print(token)
     return 0
@@ -100,6 +113,32 @@ def cmd_user_token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_authority(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    asyncio.run(_with_session(settings, lambda s: set_authority(s, args.name, args.amount))())
+    print(f"{args.name} {_authority(args.amount)}")
+    return 0
+
+
+def _authority(max_approve: float | None) -> str:
+    return (
+        "approves any amount" if max_approve is None else f"approves up to {yuan(max_approve)} yuan"
+    )
+
+
+def _yuan_or_none(text: str) -> float | None:
+    """An approval authority on the command line: yuan, or `none` for no limit."""
+    if text.strip().lower() in ("none", "unlimited"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of yuan") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of yuan, 0 or more")
+    return value
+
+
 def _database_name(settings: Settings) -> str:
     return shown_url(settings.resolved_database_url)
 
@@ -109,7 +148,8 @@ def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
     users = asyncio.run(_with_session(settings, list_users)())
     for user in users:  # type: ignore[attr-defined]
         state = f"revoked {user.revoked_at:%Y-%m-%d %H:%M}" if user.revoked_at else "active"
-        print(f"{user.name}\t{user.role}\t{state}")
+        authority = "" if user.max_approve is None else f"\tmax_approve {yuan(user.max_approve)}"
+        print(f"{user.name}\t{user.role}\t{state}{authority}")
     return 0
 
 
@@ -124,13 +164,20 @@ def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute every case's timeline, timings and progress from the log."""
     from cases.recalc import recalc_everything
+    from server.app import limits_in_force
 
     _prepare(settings)
+    tiers = limits_in_force(settings).tiers
 
     async def run() -> dict[str, float]:
         database = Database(settings.resolved_database_url)
         try:
-            return await recalc_everything(database.write_sessions, batch=max(1, args.batch))
+            return await recalc_everything(
+                database.write_sessions,
+                tiers=tiers,
+                irregular_window=settings.intake_rules.irregular_window,
+                batch=max(1, args.batch),
+            )
         finally:
             await database.dispose()
 
@@ -169,7 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--role", required=True, choices=["surveyor", "dispatcher", "reviewer", "admin"]
     )
+    add.add_argument(
+        "--max-approve",
+        type=_yuan_or_none,
+        default=None,
+        metavar="YUAN",
+        help="a reviewer's approval authority in yuan (default: no limit)",
+    )
     add.set_defaults(func=cmd_user_add)
+    authority = user.add_parser(
+        "authority", help="change a reviewer's approval authority (max_approve)"
+    )
+    authority.add_argument("name")
+    authority.add_argument("amount", type=_yuan_or_none, metavar="YUAN|none")
+    authority.set_defaults(func=cmd_user_authority)
     user.add_parser("list", help="list users").set_defaults(func=cmd_user_list)
     token = user.add_parser("token", help="issue a new token for a user; prints it last")
     token.add_argument("name")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import msgspec
 
+from cases.intake import IntakeRules
+
 ENV_PREFIX = "KANCHA_"
 MiB = 1024 * 1024
 
@@ -36,6 +38,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     estimate_tiers: dict[str, int] = {}
     # A report this long after the accident (the case's occurred_at) is flagged late_report.
     late_report_seconds: int = 48 * 3600
+    # A held packet (irregular report) joins the timeline when a dispatch to its sender
+    # follows within this long of its receipt.
+    irregular_window_seconds: int = 24 * 3600
     # Push batches beyond these are refused whole (413).
     max_batch_packets: int = 500
     max_batch_bytes: int = 5 * MiB
@@ -93,6 +98,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
             raise SettingsError(f"{_env_name(str(exc))}: {exc}") from None
+
+    @property
+    def intake_rules(self) -> IntakeRules:
+        """The late-report threshold and the irregular window, as the case code takes them."""
+        return IntakeRules.of_seconds(self.late_report_seconds, self.irregular_window_seconds)
 
     @property
     def data_path(self) -> Path:

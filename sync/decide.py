@@ -17,7 +17,8 @@ UNKNOWN_CASE = "unknown case"
 NOT_YOURS = "case not dispatched to this surveyor"
 # An irregular report (不规则报案): the surveyor went before the dispatch reached the system.
 # The packet is kept and settles its seq; a dispatch to its sender soon after brings it into
-# the timeline (cases/timeline.py IRREGULAR_WINDOW), otherwise it stays out.
+# the timeline (cases/timeline.py, within Settings.irregular_window_seconds), otherwise
+# it stays out.
 HELD = "case not dispatched to this surveyor (yet): held until it is"
 
 # `held` is an addition to protocol v1: a tablet that does not know it treats it like any

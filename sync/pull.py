@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.changes import feed_head
@@ -24,10 +24,16 @@ async def pull_cases(
     since = read_cursor(key, surveyor.id, cursor) if cursor else None
     head = await feed_head(session)
     query = select(Case).options(*case_history_options()).order_by(Case.change_seq, Case.id)
+    # The surveyor's own self-reports (opened from the tablet) come too: unconfirmed ones
+    # as theirs, and, from a cursor, once more when a dispatcher gives one to someone else.
+    self_opened = and_(Case.self_reported.is_(True), Case.created_by == surveyor.id)
     if since is None:
-        query = query.where(Case.surveyor_id == surveyor.id, Case.status != "closed")
+        unconfirmed = and_(self_opened, Case.surveyor_id.is_(None))
+        query = query.where(
+            or_(Case.surveyor_id == surveyor.id, unconfirmed), Case.status != "closed"
+        )
     else:
         ever_mine = select(Dispatch.case_id).where(Dispatch.surveyor_id == surveyor.id)
-        query = query.where(Case.change_seq > since, Case.id.in_(ever_mine))
+        query = query.where(Case.change_seq > since, or_(Case.id.in_(ever_mine), self_opened))
     cases = list(await session.scalars(query))
     return make_cursor(key, surveyor.id, head), cases

@@ -18,6 +18,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.changes import cases_changed, lock_cases
+from cases.limits import Tiers
 from cases.models import Case, Dispatch, Packet, User
 from cases.recalc import recalc_cases, record_track
 from cases.refusal import Conflict
@@ -223,14 +224,19 @@ async def read_held(
     return held
 
 
-async def ingest_push(session: AsyncSession, push: Push) -> Outcome:
+async def ingest_push(
+    session: AsyncSession, push: Push, *, tiers: Tiers, irregular_window: timedelta
+) -> Outcome:
     """Settle every packet of a push and bring what derives from them up to date (timings,
     last known positions, the pull feed); the caller commits before answering the tablet.
+    Held packets join a timeline when a dispatch follows within `irregular_window`.
     """
     outcome = await _settle(session, push)
     # Case locks in id order before the feed counter (see cases/changes.py).
     await lock_cases(session, outcome.changed_case_ids)
-    await recalc_cases(session, outcome.milestone_case_ids)
+    await recalc_cases(
+        session, outcome.milestone_case_ids, tiers=tiers, irregular_window=irregular_window
+    )
     await record_track(session, outcome.track)
     await cases_changed(session, outcome.changed_case_ids, push.now)
     return outcome

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.board import running_timings
 from cases.clock import Clock
+from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, Review, User
 from cases.reviews import latest_reviews
@@ -68,6 +69,7 @@ class SyncService:
         push_turns: asyncio.Semaphore,
         surveyor: User,
         timing_limits: Limits,
+        rules: IntakeRules,
     ) -> None:
         self.session = session  # the request's: a writer for a push, committed by the server
         self.sessions = sessions
@@ -76,6 +78,7 @@ class SyncService:
         self.push_turns = push_turns
         self.surveyor = surveyor
         self.timing_limits = timing_limits
+        self.rules = rules
 
     def push_turn(self) -> asyncio.Semaphore:
         """Held (`async with`) while a push is decoded and settled."""
@@ -90,7 +93,12 @@ class SyncService:
             settled = await replay_settled(reader, push)
         if settled is not None:
             return settled
-        return await ingest_push(self.session, push)
+        return await ingest_push(
+            self.session,
+            push,
+            tiers=self.timing_limits.tiers,
+            irregular_window=self.rules.irregular_window,
+        )
 
     async def pull(self, cursor: str | None) -> Pulled:
         """The surveyor's cases since `cursor` (all open ones without); a cursor this

@@ -37,6 +37,15 @@ class BoardRow(msgspec.Struct, kw_only=True):
     timings: list[RunningTiming]
     # The surveyor's latest GPS fix on any case (by event time), if any.
     position: Position | None
+    # Reported more than KANCHA_LATE_REPORT_SECONDS after the accident (延时报案).
+    late_report: bool = False
+    # Delegated to us by another branch or insurer.
+    delegated_in: bool = False
+    # Opened by a surveyor (`reported_by`) from the tablet; awaiting_confirmation until a
+    # dispatcher confirms it by dispatching it (to them: their held packets then join).
+    self_reported: bool = False
+    reported_by: str | None = None
+    awaiting_confirmation: bool = False
 
 
 class BoardResponse(msgspec.Struct, kw_only=True):

@@ -13,6 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from cases.dispatch import ensure_case_visible as ensure_case_visible  # for media's routes
+from cases.intake import IntakeRules, awaiting_confirmation, is_late_report
 from cases.models import Case, Review
 from cases.service import CaseDetail, CaseService
 from cases.values import (
@@ -48,6 +49,10 @@ class NewCase(msgspec.Struct, kw_only=True):
     zone: Zone
     plate: Plate | None = None
     simple_procedure: bool = False
+    # When the accident happened, if known (not after reported_at): 延时报案 is judged by it.
+    occurred_at: AwareTime | None = None
+    # The branch or insurer that delegated this case to us (a delegated-in case); desk only.
+    delegated_from: Annotated[str, msgspec.Meta(max_length=200, pattern=NO_NUL)] | None = None
 
 
 class DispatchRequest(msgspec.Struct):
@@ -97,18 +102,31 @@ class CaseView(msgspec.Struct, kw_only=True):
     timings: list[TimingView] = []
     # The latest review: a return tells the tablet what is asked for.
     review: ReviewView | None = None
+    # The accident time, if known, and whether the report came late after it (延时报案:
+    # more than KANCHA_LATE_REPORT_SECONDS; false when occurred_at is unknown).
+    occurred_at: datetime | None = None
+    late_report: bool = False
+    # Delegated to us by another branch or insurer (外地委托 received), and by whom.
+    delegated_in: bool = False
+    delegated_from: str | None = None
+    # Opened by a surveyor from the tablet (`reported_by`); awaiting_confirmation until a
+    # dispatcher confirms it by dispatching it.
+    self_reported: bool = False
+    reported_by: str | None = None
+    awaiting_confirmation: bool = False
 
 
-def case_detail(detail: CaseDetail) -> CaseView:
+def case_detail(rules: IntakeRules, detail: CaseDetail) -> CaseView:
     """The case with its timeline, timings (by the server's clock) and latest review."""
-    view = case_view(detail.case, detail.review)
+    view = case_view(detail.case, rules, detail.review)
     view.events = [event_view(e, detail.current_dispatch) for e in detail.events]
     view.timings = timing_views(detail.timings)
     return view
 
 
-def case_view(case: Case, review: Review | None = None) -> CaseView:
-    """The case as stored; `review` (its latest) tells a tablet what a return asks for."""
+def case_view(case: Case, rules: IntakeRules, review: Review | None = None) -> CaseView:
+    """The case as stored; `review` (its latest) tells a tablet what a return asks for;
+    `rules` say when a report is late."""
     return wire(
         case,
         CaseView,
@@ -116,6 +134,13 @@ def case_view(case: Case, review: Review | None = None) -> CaseView:
         surveyor=case.surveyor.name if case.surveyor else None,
         dispatches=[wire(d, DispatchView, surveyor=d.surveyor.name) for d in case.dispatches],
         review=review_view(review) if review is not None else None,
+        late_report=is_late_report(case.reported_at, case.occurred_at, rules.late_report),
+        delegated_in=case.delegated_from is not None,
+        self_reported=bool(case.self_reported),
+        reported_by=case.opened_by.name if case.self_reported else None,
+        awaiting_confirmation=awaiting_confirmation(
+            bool(case.self_reported), case.surveyor_id, case.status
+        ),
     )
 
 
@@ -125,18 +150,28 @@ class CaseController(Controller):
 
     @post(
         "/",
-        guards=[roles("dispatcher")],
+        guards=[roles("dispatcher", "surveyor")],
         status_code=201,
-        summary="Open a case (idempotent on case_no)",
+        summary="Open a case (idempotent on case_no); by a surveyor: self-reported",
+        description=(
+            "A surveyor may open a case from the tablet when no dispatch exists: it is "
+            "`self_reported` and `awaiting_confirmation` (on the board and in their pull) "
+            "until a dispatcher confirms it by dispatching it to them; their packets for it "
+            "are `held` and join the timeline at that dispatch (within the irregular "
+            "window). A surveyor posting a case_no that exists gets it back (200) only if "
+            "it is their own self-report, else 409."
+        ),
         responses={
             200: ResponseSpec(
                 CaseView, description="A case with this case_no exists", generate_examples=False
             ),
-            **errors(400, 403),
+            **errors(400, 403, 409),
         },
     )
     async def open(
-        self, data: JSONBody[NewCase], cases: NamedDependency[CaseService]
+        self,
+        data: JSONBody[NewCase],
+        cases: NamedDependency[CaseService],
     ) -> Response[CaseView]:
         case, created = await cases.open(
             case_no=data.case_no,
@@ -147,8 +182,10 @@ class CaseController(Controller):
             zone=data.zone,
             plate=data.plate,
             simple_procedure=data.simple_procedure,
+            occurred_at=data.occurred_at,
+            delegated_from=data.delegated_from,
         )
-        return Response(case_view(case), status_code=201 if created else 200)
+        return Response(case_view(case, cases.rules), status_code=201 if created else 200)
 
     @post(
         "/{case_id:uuid}/dispatch",
@@ -163,7 +200,9 @@ class CaseController(Controller):
         data: JSONBody[DispatchRequest],
         cases: NamedDependency[CaseService],
     ) -> CaseView:
-        return case_detail(await cases.dispatch(str(case_id), data.surveyor, data.purpose))
+        return case_detail(
+            cases.rules, await cases.dispatch(str(case_id), data.surveyor, data.purpose)
+        )
 
     @post(
         "/{case_id:uuid}/close",
@@ -178,7 +217,7 @@ class CaseController(Controller):
         data: JSONBody[CloseRequest],
         cases: NamedDependency[CaseService],
     ) -> CaseView:
-        return case_detail(await cases.close(str(case_id), data.reason))
+        return case_detail(cases.rules, await cases.close(str(case_id), data.reason))
 
     @post(
         "/{case_id:uuid}/delegate",
@@ -193,7 +232,7 @@ class CaseController(Controller):
         data: JSONBody[DelegateRequest],
         cases: NamedDependency[CaseService],
     ) -> CaseView:
-        return case_detail(await cases.delegate(str(case_id), data.to, data.reference))
+        return case_detail(cases.rules, await cases.delegate(str(case_id), data.to, data.reference))
 
     @post(
         "/{case_id:uuid}/reopen",
@@ -208,7 +247,7 @@ class CaseController(Controller):
         data: JSONBody[ReopenRequest],
         cases: NamedDependency[CaseService],
     ) -> CaseView:
-        return case_detail(await cases.reopen(str(case_id), data.reason))
+        return case_detail(cases.rules, await cases.reopen(str(case_id), data.reason))
 
     @get(
         "/{case_id:uuid}",
@@ -216,4 +255,4 @@ class CaseController(Controller):
         responses=errors(400, 403, 404),
     )
     async def read(self, case_id: FromPath[UUID], cases: NamedDependency[CaseService]) -> CaseView:
-        return case_detail(await cases.read(str(case_id)))
+        return case_detail(cases.rules, await cases.read(str(case_id)))

@@ -163,6 +163,12 @@ class MediaController(Controller):
     @get(
         "/cases/{case_id:uuid}/media",
         summary="A case's media, with EXIF facts and flags",
+        description=(
+            "Flags: far_from_scene, taken_before_report, reused_on_other_case, "
+            "exif_time_invalid, exif_gps_invalid, and held: referenced only by held packets "
+            "(an irregular report) that have not joined the timeline (no dispatch to their "
+            "sender within the irregular window yet); the flag goes once they join."
+        ),
         responses=errors(400, 403, 404),
     )
     async def case_media(

@@ -22,12 +22,27 @@ from server.routes.timing_views import wire
 DATE_TIME = {"format": "date-time"}  # parsed here, so that the 400 names the field
 
 
+class TierShare(msgspec.Struct, kw_only=True):
+    decided: int
+    within: int
+    share: float | None
+    open: int
+    # Average of the ended timings of this tier, and whether it keeps to the tier's limit
+    # (the front-end cycle's target is an average: small <= 5 days, large <= 20 days).
+    average_seconds: int | None
+    limit_seconds: int
+    average_within_limit: bool | None
+
+
 class TimingShare(msgspec.Struct, kw_only=True):
     decided: int
     within: int
     share: float | None
     open: int
     average_seconds: int | None
+    # Per limit variant (loss tier `small`/`medium`/`large`, zone `city`/`suburban`):
+    # empty for timings with a single limit.
+    tiers: dict[str, TierShare]
 
 
 class RateShare(msgspec.Struct, kw_only=True):
@@ -42,6 +57,13 @@ class GroupReport(msgspec.Struct, kw_only=True):
     timings: dict[str, TimingShare]
     # documents_on_site (现场单证收集率, target >= 0.9), first_scene (现场查勘率, >= 0.98)
     rates: dict[str, RateShare]
+    # Approved cases of the group and their yuan: estimated (the approved estimate),
+    # approved, the reduction between them (核减) and its share of the estimated.
+    approved_cases: int
+    estimated_total: float
+    approved_total: float
+    reduction_total: float
+    reduction_share: float | None
 
 
 class SlaReport(msgspec.Struct, kw_only=True):
@@ -67,7 +89,9 @@ def _aware(name: str, value: str) -> datetime:
     tags=["reports"],
     summary="Share within limit per timing, by surveyor or zone (CSV with Accept: text/csv)",
     description="Cases whose last dispatch is in [from, to). `decided` counts timings that "
-    "ended or ran past their limit; `share` = within / decided; `open` are still running.",
+    "ended or ran past their limit; `share` = within / decided; `open` are still running. "
+    "Money of the approved cases: `estimated_total`, `approved_total`, `reduction_total` "
+    "(核减, estimated - approved) and `reduction_share` (reduction / estimated).",
     responses={
         200: ResponseSpec(
             SlaReport, description="JSON, or CSV on Accept: text/csv", generate_examples=False
@@ -96,6 +120,6 @@ async def read_sla_report(
         start=start,
         to=end,
         group_by=group_by,  # type: ignore[arg-type]
-        groups=[wire(g, GroupReport, cases=len(g.cases)) for g in groups],
+        groups=[wire(g, GroupReport, cases=len(g.cases), **g.money.fields()) for g in groups],
     )
     return Response(body, media_type=MediaType.JSON)

@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock
+from cases.intake import IntakeRules, assigned_to
 from cases.limits import Limits
 from cases.models import User
 from cases.refusal import Refusal
@@ -69,6 +70,7 @@ class PushResponse(msgspec.Struct):
 
 class PullCase(CaseView, kw_only=True):
     # False when the case was re-dispatched to someone else: the tablet should drop it.
+    # True too for the surveyor's own self-report while it awaits confirmation.
     assigned_to_you: bool
     # Each timing still running, when it falls due and what is left (as on the board).
     running: list[RunningTiming] = []
@@ -132,6 +134,7 @@ def provide_sync_service(
     push_turns: NamedDependency[asyncio.Semaphore],
     user: NamedDependency[User],
     limits: NamedDependency[Limits],
+    rules: NamedDependency[IntakeRules],
 ) -> SyncService:
     """The request's sync, for the surveyor it authenticates."""
     return SyncService(
@@ -142,6 +145,7 @@ def provide_sync_service(
         push_turns=push_turns,
         surveyor=user,
         timing_limits=limits,
+        rules=rules,
     )
 
 
@@ -192,8 +196,10 @@ class SyncController(Controller):
             cursor=pulled.cursor,
             cases=[
                 PullCase(
-                    **msgspec.structs.asdict(case_view(case, pulled.reviews.get(case.id))),
-                    assigned_to_you=case.surveyor_id == sync.surveyor.id,
+                    **msgspec.structs.asdict(
+                        case_view(case, sync.rules, pulled.reviews.get(case.id))
+                    ),
+                    assigned_to_you=assigned_to(case, sync.surveyor),
                     running=[running_timing(t, key) for t, key in pulled.running.get(case.id, [])],
                     missing_documents=pulled.missing_documents.get(case.id, []),
                 )

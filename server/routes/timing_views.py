@@ -51,6 +51,8 @@ class ReviewView(msgspec.Struct, kw_only=True):
     requested: list[str]
     reviewed_at: datetime
     estimate_packet_id: str
+    # On an approval: the yuan approved (核定); below the estimate by the reduction (核减).
+    approved_amount: float | None = None
 
 
 class _With:

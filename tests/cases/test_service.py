@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from cases.clock import FakeClock
 from cases.dispatch import CaseNotFound
+from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.models import User
 from cases.refusal import Conflict, Forbidden, Refusal
@@ -27,7 +28,7 @@ async def service(db: Database, clock: FakeClock, name: str) -> AsyncIterator[Ca
     async with db.session() as session:
         user = await session.scalar(select(User).where(User.name == name))
         assert user is not None
-        yield CaseService(session, clock, Limits(), user)
+        yield CaseService(session, clock, Limits(), user, IntakeRules.of_seconds(48 * 3600, 86400))
         await session.commit()
 
 

@@ -10,7 +10,7 @@ from typing import get_args
 import msgspec
 import pytest
 
-from cases.limits import DEFAULT_LIMITS, Limits, LimitsError, cycle_tier, estimate_tier
+from cases.limits import DEFAULT_LIMITS, DEFAULT_TIERS, Limits, LimitsError, Tiers
 from cases.timeline import CaseFacts, DispatchFact, build_timeline, distance_m, event_time
 from cases.timings import ReviewFact, judge, measure, whole_seconds
 from server.app import create_app
@@ -20,6 +20,7 @@ from sync.packets import CATEGORIES
 from tests.factories import T0, at
 
 CASE = CaseFacts(31.2304, 121.4737, T0 - timedelta(minutes=5), "city", False)
+WINDOW = timedelta(hours=24)  # the default irregular window (Settings)
 
 
 @dataclass
@@ -54,6 +55,10 @@ def test_defaults_are_the_domain_table_and_overrides_apply_by_key():
     assert DEFAULT_LIMITS["estimate.medium"] == 86400
     assert DEFAULT_LIMITS["resubmit"] == 2 * 86400
     assert DEFAULT_LIMITS["front_end_cycle.large"] == 20 * 86400
+    assert (DEFAULT_LIMITS["items_fixed"], DEFAULT_LIMITS["estimate.large"]) == (
+        2 * 86400,
+        5 * 86400,
+    )
     keys = {
         "report_to_arrival.city",
         "report_to_arrival.suburban",
@@ -65,6 +70,7 @@ def test_defaults_are_the_domain_table_and_overrides_apply_by_key():
         "estimate.small",
         "estimate.medium",
         "estimate.large",
+        "items_fixed",
         "resubmit",
         "front_end_cycle.small",
         "front_end_cycle.large",
@@ -90,14 +96,33 @@ def test_kancha_limits_from_env_reaches_the_app_or_is_refused_at_start(tmp_path)
 
 
 def test_tiers_follow_the_amount_boundaries():
-    assert [estimate_tier(a) for a in (0, 1999.99, 2000, 10000, 10000.01)] == [
+    # 2,000 以内 includes 2,000; over 10,000 is large.
+    tier = DEFAULT_TIERS.estimate
+    assert [tier(a) for a in (0, 1999.99, 2000, 2000.01, 10000, 10000.01)] == [
+        "small",
         "small",
         "small",
         "medium",
         "medium",
         "large",
     ]
-    assert (cycle_tier(10000), cycle_tier(10001)) == ("small", "large")
+    assert (DEFAULT_TIERS.cycle(10000), DEFAULT_TIERS.cycle(10001)) == ("small", "large")
+    moved = Tiers({"small_max": 3000, "large_above": 50000})
+    assert [moved.estimate(a) for a in (3000, 3001, 50000, 50001)] == [
+        "small",
+        "medium",
+        "medium",
+        "large",
+    ]
+
+
+def test_tier_boundaries_that_cannot_be_used_are_refused():
+    with pytest.raises(LimitsError, match="unknown tier boundary 'small'"):
+        Tiers({"small": 1})
+    with pytest.raises(LimitsError, match="small_max"):
+        Tiers({"small_max": 20000})
+    with pytest.raises(LimitsError, match="large_above: must be a whole number"):
+        Tiers({"large_above": -5})
 
 
 def test_review_categories_are_the_packet_categories():
@@ -129,7 +154,7 @@ def test_order_is_by_seq_within_a_device_and_by_time_across_devices():
     ]
     dispatches = [DispatchFact(1, T0)]
     for shuffled in (rows, list(reversed(rows))):
-        timeline = build_timeline(CASE, shuffled, dispatches)
+        timeline = build_timeline(CASE, shuffled, dispatches, WINDOW)
         assert [e.packet_id for e in timeline] == ["q1", "p1", "p2"]
         assert timeline[2].flags == ["time_before_previous"]
 
@@ -141,7 +166,7 @@ def test_flags_before_dispatch_before_report_and_far_arrival():
         row(3, "arrived", 20, lat=31.2404, lon=121.4737, accuracy_m=900),
         Row("x", 1, "arrived", at(25), at(120), device_id="tab-3"),
     ]
-    timeline = build_timeline(CASE, rows, [DispatchFact(1, T0)])
+    timeline = build_timeline(CASE, rows, [DispatchFact(1, T0)], WINDOW)
     flags = {e.packet_id: e.flags for e in timeline}
     assert flags["p1"] == ["before_dispatch"]
     assert flags["p2"] == ["time_before_previous", "before_dispatch", "before_report"]
@@ -176,7 +201,7 @@ def test_redispatch_restarts_and_the_old_surveyors_events_end_nothing():
         row(3, "arrived", 25, received=30, lat=CASE.lat, lon=CASE.lon),
         Row("n1", 1, "accepted", at(21), at(22), device_id="tab-2", surveyor_id=2),
     ]
-    timeline = build_timeline(CASE, rows, dispatches)
+    timeline = build_timeline(CASE, rows, dispatches, WINDOW)
     assert {e.packet_id: e.flags for e in timeline}["p3"] == ["not_dispatched_surveyor"]
     timings = {m.name: m for m in measure(CASE, timeline, dispatches, [])}
     assert timings["accept"].start == at(20) and timings["accept"].end == at(21)
@@ -196,17 +221,22 @@ def test_estimate_tier_start_and_resubmit_after_a_return():
         _estimate(3, 80, 5000),
         _estimate(4, 200, 4000),
     ]
-    timeline = build_timeline(CASE, rows, dispatches)
+    timeline = build_timeline(CASE, rows, dispatches, WINDOW)
     returned = ReviewFact("returned", at(100), "p3")
     timings = {m.name: m for m in measure(CASE, timeline, dispatches, [returned])}
     estimate = timings["estimate"]
     assert (estimate.limit_key, estimate.start, estimate.end) == ("estimate.medium", at(50), at(80))
     assert (timings["resubmit"].start, timings["resubmit"].end) == (at(100), at(200))
-    assert timings["front_end_cycle"].end is None
+    # The cycle ends at the last estimate submitted, not at its approval ...
+    assert timings["front_end_cycle"].end == at(200)
+    assert timings["front_end_cycle"].limit_key == "front_end_cycle.small"
     approved = ReviewFact("approved", at(210), "p4")
     timings = {m.name: m for m in measure(CASE, timeline, dispatches, [returned, approved])}
     assert timings["front_end_cycle"].end == at(200)
-    assert timings["front_end_cycle"].limit_key == "front_end_cycle.small"
+    # ... and a return of that estimate reopens it.
+    again = ReviewFact("returned", at(220), "p4")
+    timings = {m.name: m for m in measure(CASE, timeline, dispatches, [returned, again])}
+    assert timings["front_end_cycle"].end is None
 
 
 def test_any_arrival_order_gives_the_same_timings():
@@ -223,7 +253,7 @@ def test_any_arrival_order_gives_the_same_timings():
     rng = random.Random(6)
     for _ in range(20):
         rng.shuffle(rows)
-        timeline = build_timeline(CASE, rows, dispatches)
+        timeline = build_timeline(CASE, rows, dispatches, WINDOW)
         got = [
             (m.name, m.start, m.end, m.source, m.flags)
             for m in measure(CASE, timeline, dispatches, [])

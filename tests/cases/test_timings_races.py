@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
 
+from cases.limits import DEFAULT_TIERS
 from cases.models import CaseTiming
 from cases.recalc import recalc_cases
 from tests.factories import new_id, packet, push_body
@@ -51,7 +53,9 @@ async def test_racing_pushes_on_one_case_leave_consistent_timings(live_server, d
     async with db.session(write=False) as session:
         stored = sorted(tuple(r) for r in await session.execute(select(CaseTiming.__table__)))
     async with db.session() as session:
-        await recalc_cases(session, [case_id])
+        await recalc_cases(
+            session, [case_id], tiers=DEFAULT_TIERS, irregular_window=timedelta(hours=24)
+        )
         fresh = sorted(tuple(r) for r in await session.execute(select(CaseTiming.__table__)))
         await session.rollback()
     assert stored == fresh

@@ -58,7 +58,7 @@ async def test_a_day_with_a_slow_and_a_fast_tablet(client, tokens, clock):
         "contact": (200, "met", "device_corrected", []),
         "arrival": (1475, "met", "gps", []),
         "estimate": (2725, "met", "device_corrected", []),  # small: from arrival, 2 h
-        "front_end_cycle": (4320, "running", None, []),
+        "front_end_cycle": (4200, "met", "device_corrected", []),
     }
 
     fast.record(b["id"], "arrived", t(9, 20), gps={**SCENE, "accuracy_m": 30})
@@ -73,7 +73,7 @@ async def test_a_day_with_a_slow_and_a_fast_tablet(client, tokens, clock):
         "contact": (270, "met", "device_corrected", []),
         "arrival": (4200, "missed", "device_corrected", []),
         "estimate": (7800, "met", "device_corrected", []),  # medium: from survey, 24 h
-        "front_end_cycle": (14100, "running", None, []),
+        "front_end_cycle": (13800, "met", "device_corrected", []),
     }
     assert [(e["seq"], e["kind"], e["time"], e["source"]) for e in case["events"]] == [
         (1, "accepted", "2026-01-05T08:14:00Z", "device_corrected"),
@@ -152,7 +152,7 @@ async def test_out_of_order_batches_and_duplicates_give_the_same_timings(client,
         "contact": (299, "met", "device_corrected", []),
         "arrival": (1741, "met", "gps", []),
         "estimate": (1800, "met", "device_corrected", []),
-        "front_end_cycle": (3600, "running", None, []),
+        "front_end_cycle": (3541, "met", "device_corrected", []),
     }
     assert await timings(client, in_order["id"], tokens["disp"]) == expected
     assert await timings(client, shuffled["id"], tokens["disp"]) == expected

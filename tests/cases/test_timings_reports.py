@@ -62,6 +62,11 @@ async def test_sla_report_by_surveyor_and_zone(client, tokens, clock):
     )
     groups = {g["group"]: g for g in body["groups"]}
     assert groups["sv1"]["cases"] == 1 and groups["sv2"]["cases"] == 2
+    tiers = groups["sv2"]["timings"]["arrival"].pop("tiers")
+    assert (tiers["city"]["average_seconds"], tiers["city"]["limit_seconds"]) == (2700, 1800)
+    assert tiers["city"]["average_within_limit"] is False
+    assert (tiers["suburban"]["open"], tiers["suburban"]["average_within_limit"]) == (1, None)
+    assert groups["sv1"]["timings"]["arrival"].pop("tiers")["city"]["decided"] == 1
     assert groups["sv1"]["timings"]["arrival"] == {
         "decided": 1,
         "within": 1,
@@ -78,12 +83,13 @@ async def test_sla_report_by_surveyor_and_zone(client, tokens, clock):
         "average_seconds": 2700,
     }
     assert groups["sv2"]["timings"]["accept"]["share"] == 0.5
-    assert groups["sv2"]["timings"]["contact"] | {"average_seconds": 0} == {
+    assert groups["sv2"]["timings"]["contact"] | {"average_seconds": 0, "tiers": {}} == {
         "decided": 2,  # the suburban case's contact is overdue: it can only miss
         "within": 0,
         "share": 0.0,
         "open": 0,
         "average_seconds": 0,
+        "tiers": {},
     }
     by_zone = {g["group"]: g for g in (await report(client, tokens, "zone")).json()["groups"]}
     assert (by_zone["city"]["cases"], by_zone["suburban"]["cases"]) == (2, 1)

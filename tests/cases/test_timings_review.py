@@ -67,6 +67,8 @@ async def test_queue_is_oldest_estimate_first_with_counts(client, tokens, clock)
         "estimate_at": "2026-01-05T09:30:00Z",
         "photos": 2,
         "documents": 1,
+        "authority_required": 12000.0,
+        "within_authority": True,
     }
 
 
@@ -99,10 +101,12 @@ async def test_return_starts_resubmit_reaches_the_tablet_and_the_next_estimate_e
         "requested": ["vin", "invoice"],
         "reviewed_at": "2026-01-05T09:40:00Z",
         "estimate_packet_id": "-",
+        "approved_amount": None,
     }
     clock.set(at(130))
     got = await timings(client, case["id"], tokens["disp"])
     assert got["resubmit"] == (1800, "running", None, [])
+    assert got["front_end_cycle"] == (130 * 60, "running", None, [])  # the return reopened it
 
     tablet.record(case["id"], "photo", at(150), category="vin")
     tablet.record(case["id"], "estimate_submitted", at(151), amount=1700)
@@ -111,7 +115,8 @@ async def test_return_starts_resubmit_reaches_the_tablet_and_the_next_estimate_e
     got = await timings(client, case["id"], tokens["disp"])
     assert got["resubmit"] == (3060, "met", "device_corrected", [])
     assert got["estimate"] == (2400, "met", "device_corrected", [])  # the first estimate
-    assert got["front_end_cycle"] == (9600, "running", None, [])
+    # The front-end cycle ends at the last estimate submitted, whatever the review does later.
+    assert got["front_end_cycle"] == (151 * 60, "met", "device_corrected", [])
     (waiting,) = await queue(client, tokens)
     assert (waiting["estimate_amount"], waiting["photos"]) == (1700.0, 3)
 

@@ -5,6 +5,11 @@ as irregular rather than as a fraud signal, and end the timings they answer."""
 
 from __future__ import annotations
 
+import msgspec
+import pytest
+from litestar.testing import AsyncTestClient
+
+from server.app import create_app
 from tests.factories import new_id, open_case, packet, push, push_body
 
 
@@ -71,3 +76,36 @@ async def test_held_packets_stay_out_when_the_dispatch_comes_too_late(client, to
     clock.advance(hours=25)  # past the 24 h window: no dispatch followed the report
     await _dispatch(client, tokens, case["id"], "sv1")
     assert (await _case(client, tokens, case["id"]))["events"] == []
+
+
+@pytest.fixture
+async def hour_window(settings, clock):
+    """A client of an app whose irregular window is 1 h (KANCHA_IRREGULAR_WINDOW_SECONDS)."""
+    app = create_app(msgspec.structs.replace(settings, irregular_window_seconds=3600), clock=clock)
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+async def test_a_one_hour_window_keeps_out_a_dispatch_two_hours_late(hour_window, tokens, clock):
+    client = hour_window
+    case = await open_case(client, tokens["disp"])
+    out = (
+        await push(client, tokens["sv1"], push_body(new_id(), [packet(case["id"], 1, "arrived")]))
+    ).json()
+    assert out["results"][0]["status"] == "held"
+    clock.advance(hours=2)  # inside the default 24 h, outside this deployment's 1 h
+    await _dispatch(client, tokens, case["id"], "sv1")
+    body = await _case(client, tokens, case["id"])
+    assert body["events"] == []
+    assert {t["name"]: t["state"] for t in body["timings"]}["arrival"] == "running"
+
+
+async def test_a_one_hour_window_takes_a_dispatch_within_it(hour_window, tokens, clock):
+    client = hour_window
+    case = await open_case(client, tokens["disp"])
+    device = new_id()
+    await push(client, tokens["sv1"], push_body(device, [packet(case["id"], 1, "arrived")]))
+    clock.advance(minutes=50)
+    await _dispatch(client, tokens, case["id"], "sv1")
+    (event,) = (await _case(client, tokens, case["id"]))["events"]
+    assert "before_dispatch_irregular" in event["flags"]
