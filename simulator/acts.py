@@ -97,16 +97,22 @@ def _out_of_town(rng: random.Random, case: CasePlan) -> None:
 
 def _redispatch(rng: random.Random, opts: Options, case: CasePlan, other: int) -> None:
     """Taken from the first surveyor while they drive: they go on (their tablet has not
-    heard) and arrive before the new surveyor does; those late packets end nothing."""
+    heard) and arrive before the new surveyor does; those late packets end nothing. They
+    are played from the re-dispatch's instant, so they surely come after it."""
     steps = case.steps
     contacted = next(s.after_s for s in steps if s.kind == "contacted")
     arrived = next(s for s in steps if s.kind == "arrived")
     taken = rng.uniform(contacted + 60, max(contacted + 90, arrived.after_s - 120))
-    kept = [s for s in steps if s.after_s <= arrived.after_s]
-    arrived.after_s = max(arrived.after_s, taken + 60)  # the first arrival comes after it
-    case.steps = sorted(kept, key=lambda s: s.after_s)
     origin = offset_m(case.lat, case.lon, rng.uniform(-6000, 6000), rng.uniform(-6000, 6000))
-    case.acts.legs.append(Leg(other, "scene", taken, scene_steps(rng, opts, case, origin, 1)))
+    theirs = scene_steps(rng, opts, case, origin, 1)
+    their_arrival = next(s.after_s for s in theirs if s.kind == "arrived")
+    case.steps = [s for s in steps if s.after_s < taken]
+    late = [s for s in steps if taken <= s.after_s < arrived.after_s and s.kind == "position"]
+    for step in late:
+        step.after_s -= taken
+    arrived.after_s = max(60.0, min(arrived.after_s - taken, their_arrival - 60))
+    late = [s for s in late if s.after_s < arrived.after_s] + [arrived]
+    case.acts.legs.append(Leg(other, "scene", taken, theirs, previous_steps=late))
 
 
 def _handover(rng: random.Random, opts: Options, case: CasePlan, other: int) -> None:

@@ -44,7 +44,13 @@ class Desk:
                 self.tablets[device].owed += 1
 
     def _owed(self, case: CasePlan) -> list[int]:
-        owed = [leg.device for leg in case.acts.legs]
+        owed = []
+        previous = case.device
+        for leg in case.acts.legs:
+            owed.append(leg.device)
+            if leg.previous_steps:
+                owed.append(previous)
+            previous = leg.device
         if case.acts.resubmit is not None and self.reviewer is not None:
             owed.append(case.acts.holder(case.device))
         return owed
@@ -94,6 +100,12 @@ class Desk:
             self.tasks.append(
                 asyncio.create_task(tablet.play_leg(case, truth, leg.steps, dispatched))
             )
+            if leg.previous_steps:  # the surveyor it was taken from has not heard yet
+                was = self.tablets[truth.legs[number - 1].device]
+                owed.remove(was.plan.index)
+                self.tasks.append(
+                    asyncio.create_task(was.play_leg(case, truth, leg.previous_steps, dispatched))
+                )
         if acts.review_after_s is None or self.reviewer is None:
             return
         holder = truth.legs[-1]

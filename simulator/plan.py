@@ -71,6 +71,9 @@ class Leg:
     # packets are all stored (the desk hands over what it has seen surveyed).
     after_s: float
     steps: list[Step]
+    # A re-dispatch: what the surveyor it was taken from still records (their tablet has not
+    # heard), seconds after the re-dispatch.
+    previous_steps: list[Step] = field(default_factory=list)
 
 
 @dataclass

@@ -132,7 +132,9 @@ async def _play(target: Target, opts: Options, devices: list[DevicePlan], quiet:
     cases = sorted((c for d in devices for c in d.cases), key=lambda c: c.index)
     truths = [CaseTruth(c) for c in cases]
     ledger = Ledger(truths)
-    total = sum(len(c.steps) + sum(len(g.steps) for g in c.acts.legs) for c in cases)
+    total = sum(
+        len(c.steps) + sum(len(g.steps) + len(g.previous_steps) for g in c.acts.legs) for c in cases
+    )
     total += sum(c.acts.resubmit is not None for c in cases) if target.reviewer else 0
     progress = Progress(total, "day  ", "events", enabled=not quiet)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
