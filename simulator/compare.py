@@ -242,8 +242,11 @@ def _latency_s(event: Recorded | None, ledger: Ledger, speed: float) -> float:
     return ledger.push_rtt.get(event.packet_id, 0.0) * speed
 
 
-def compare_workflow(fetched: list[Fetched], board: dict | None, ledger: Ledger) -> dict:
-    """The desk's acts as done, and each closed case readable and off the board."""
+def compare_workflow(
+    fetched: list[Fetched], board: dict | None, pulled: set[str] | None, ledger: Ledger
+) -> dict:
+    """The desk's acts as done, and each closed case readable, off the board and out of
+    the surveyors' first pulls (`pulled`: the cases those pulls hold)."""
     on_board = {row.get("case_id") for row in (board or {}).get("cases", [])}
     plans = [f.truth.plan for f in fetched]
     closed = [f for f in fetched if f.truth.closed_at is not None]
@@ -263,4 +266,8 @@ def compare_workflow(fetched: list[Fetched], board: dict | None, ledger: Ledger)
         "closed_on_board": UNAVAILABLE
         if board is None
         else sum(f.truth.case_id in on_board for f in closed),
+        "first_pulls_hold": UNAVAILABLE if pulled is None else len(pulled),
+        "closed_pulled": UNAVAILABLE
+        if pulled is None
+        else sum(f.truth.case_id in pulled for f in closed),
     }

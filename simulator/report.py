@@ -57,6 +57,10 @@ def _workflow_failures(workflow: dict[str, Any] | None) -> list[str]:
         found.append(f"workflow: board {UNAVAILABLE}")
     elif workflow["closed_on_board"]:
         found.append(f"workflow: {workflow['closed_on_board']} closed cases still on the board")
+    if workflow["closed_pulled"] == UNAVAILABLE:
+        found.append(f"workflow: first pulls {UNAVAILABLE}")
+    elif workflow["closed_pulled"]:
+        found.append(f"workflow: {workflow['closed_pulled']} closed cases in a first pull")
     return found
 
 
@@ -111,7 +115,8 @@ def text_report(result: dict[str, Any]) -> str:
             f"{w['planned']['out_of_town']}  returned {done.get('review (returned)', 0)}/"
             f"{w['planned']['returns']}  approved {done.get('review (approved)', 0)}  "
             f"closed {w['closed']}/{w['planned']['close']} (readable {w['closed_readable']}, "
-            f"on the board {w['closed_on_board']})  refused {w['refused'] or 'none'}"
+            f"on the board {w['closed_on_board']}, in a first pull {w['closed_pulled']})  "
+            f"refused {w['refused'] or 'none'}"
         )
     if a["planted"] == UNAVAILABLE:
         lines.append(f"anomalies {UNAVAILABLE}")

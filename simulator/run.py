@@ -173,6 +173,7 @@ async def _play(target: Target, opts: Options, devices: list[DevicePlan], quiet:
         checking.close()
         answer = await http.get("/v1/board", headers=env.dispatcher)
         board = answer.json() if answer.status_code == 200 else None
+        pulled = await _first_pulls(http, tablets)
     result = {
         "day": {
             "devices": len(devices),
@@ -189,13 +190,24 @@ async def _play(target: Target, opts: Options, devices: list[DevicePlan], quiet:
         "photos": compare_photos(fetched, ledger),
         "timings": compare_timings(fetched, ledger, opts.speed),
         "anomalies": compare_anomalies(fetched),
-        "workflow": compare_workflow(fetched, board, ledger),
+        "workflow": compare_workflow(fetched, board, pulled, ledger),
         "latency_ms": ledger.latency_ms(),
         "notes": ledger.notes,
     }
     result["failures"] = failures(result)
     result["ok"] = not result["failures"]
     return result
+
+
+async def _first_pulls(http: httpx.AsyncClient, tablets: list[Tablet]) -> set[str] | None:
+    """The cases in every surveyor's first pull (a tablet set up anew), None if refused."""
+    held: set[str] = set()
+    for tablet in tablets:
+        answer = await http.get("/v1/sync/pull", headers=tablet.auth)
+        if answer.status_code != 200:
+            return None
+        held |= {case["id"] for case in answer.json()["cases"]}
+    return held
 
 
 def main_error(message: str) -> int:

@@ -131,7 +131,7 @@ async def test_a_day_with_the_whole_claim_workflow_agrees(database_url: str) -> 
     }
     assert workflow["refused"] == {}
     assert workflow["closed"] == workflow["closed_readable"] == 6
-    assert workflow["closed_on_board"] == 0
+    assert workflow["closed_on_board"] == workflow["closed_pulled"] == 0
     # Out-of-town cases are timed by their delegation, not by an arrival or the customer's wait.
     assert per_timing["delegation"] == {"checked": 2, "agreed": 2, "unexpected": 0}
     assert per_timing["arrival"]["checked"] == per_timing["report_to_arrival"]["checked"] == 6
@@ -152,6 +152,7 @@ def test_the_verdict_names_every_kind_of_failure() -> None:
             "closed": 3,
             "closed_readable": 2,
             "closed_on_board": 1,
+            "closed_pulled": 2,
         },
     }
     assert failures(result) == [
@@ -165,6 +166,7 @@ def test_the_verdict_names_every_kind_of_failure() -> None:
         "workflow: 1 desk acts refused or failed",
         "workflow: 1 closed cases not readable as closed",
         "workflow: 1 closed cases still on the board",
+        "workflow: 2 closed cases in a first pull",
     ]
 
 
