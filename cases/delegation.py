@@ -34,7 +34,7 @@ def delegation_measure(
     if not dispatches and delegated is None:
         return None
     start = dispatches[0].dispatched_at if dispatches else case.reported_at
-    measure = Measure("delegation", "delegation", start)
+    measure = Measure("delegation", "delegation", start, zone=case.zone)
     if delegated is not None:
         measure.end, measure.source = delegated.at, "server_received"
     return measure

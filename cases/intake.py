@@ -61,8 +61,10 @@ def own_self_report(case: Any, user: Any) -> bool:
 
 def existing_for(case: Any, user: Any) -> Any:
     """The existing case under a case_no posted again: the desk gets it back (idempotent);
-    a surveyor only their own self-report, else 409 (it may be someone else's case)."""
-    if user.role == "surveyor" and not own_self_report(case, user):
+    a surveyor only their own self-report while it is theirs (unconfirmed, or dispatched
+    to them), else 409: it is someone else's case."""
+    theirs = own_self_report(case, user) and case.surveyor_id in (None, user.id)
+    if user.role == "surveyor" and not theirs:
         raise Conflict(
             "case_no",
             "a case with this case_no exists and is not yours: the desk dispatches it",

@@ -2,12 +2,16 @@
 
 Every insurer and branch sets its own limits, so each timing looks its limit up by a
 variant key (zone for arrival, loss tier for estimate and front-end cycle) in a table
-that `KANCHA_LIMITS` (seconds, JSON) overrides key by key.
+that `KANCHA_LIMITS` (seconds, JSON) overrides key by key. A team (the ordinary-case
+team's 20 / 40 min arrival) and a zone (a county's slower accept) may set their own,
+key by key: team > zone > `KANCHA_LIMITS` > defaults (`Limits.limit`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from cases.values import ZONES
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -96,29 +100,65 @@ DEFAULT_TIERS = Tiers()
 
 
 class Limits:
-    """The limit table in force: defaults with the configured overrides applied, and the
-    loss tiers that choose between an estimate's or a cycle's limits."""
+    """The limit table in force: defaults with the configured overrides applied, the loss
+    tiers that choose between an estimate's or a cycle's limits, and the overrides of each
+    team and each zone (`limit` picks the one that applies)."""
 
     def __init__(
-        self, overrides: Mapping[str, int] | None = None, tiers: Tiers | None = None
+        self,
+        overrides: Mapping[str, int] | None = None,
+        tiers: Tiers | None = None,
+        *,
+        team_limits: Mapping[str, Mapping[str, int]] | None = None,
+        zone_limits: Mapping[str, Mapping[str, int]] | None = None,
     ) -> None:
         self.tiers = tiers or DEFAULT_TIERS
-        table = dict(DEFAULT_LIMITS)
-        for key, value in (overrides or {}).items():
-            if key in RENAMED:
-                raise LimitsError(f"{key}: {RENAMED[key]}")
-            if key not in DEFAULT_LIMITS:
-                known = ", ".join(DEFAULT_LIMITS)
-                raise LimitsError(f"unknown timing limit {key!r} (known: {known})")
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise LimitsError(f"{key}: must be a whole number of seconds")
-            if not 0 < value <= MAX_LIMIT:
-                raise LimitsError(f"{key}: must be between 1 and {MAX_LIMIT} seconds")
-            table[key] = value
-        self._table = table
+        self._table = dict(DEFAULT_LIMITS) | _checked(overrides or {})
+        self._teams: dict[str, dict[str, int]] = {}
+        for team, table in (team_limits or {}).items():
+            if not isinstance(team, str) or not team.strip():
+                raise LimitsError("a team name must not be empty")
+            self._teams[team] = _checked(table, prefix=f"{team}: ")
+        self._zones: dict[str, dict[str, int]] = {}
+        for zone, table in (zone_limits or {}).items():
+            if zone not in ZONES:
+                raise LimitsError(f"unknown zone {zone!r} (known: {', '.join(ZONES)})")
+            checked = _checked(table, prefix=f"{zone}: ")
+            for key in checked:
+                if (variant := key.rpartition(".")[2]) in ZONES and variant != zone:
+                    raise LimitsError(f"{zone}: {key}: a {variant} limit never applies here")
+            self._zones[zone] = checked
 
     def __getitem__(self, key: str) -> int:
+        """The limit of `key` for no team in particular, whatever the zone."""
+        return self._table[key]
+
+    def limit(self, key: str, *, team: str | None = None, zone: str | None = None) -> int:
+        """The limit of `key` for a dispatch to `team` in a case of `zone`:
+        the team's own, else the zone's, else KANCHA_LIMITS', else the default."""
+        if team is not None and key in self._teams.get(team, {}):
+            return self._teams[team][key]
+        if zone is not None and key in self._zones.get(zone, {}):
+            return self._zones[zone][key]
         return self._table[key]
 
     def as_dict(self) -> dict[str, int]:
         return dict(self._table)
+
+
+def _checked(overrides: Mapping[str, int], prefix: str = "") -> dict[str, int]:
+    """The overrides, each key known and each value a sane number of seconds; the message
+    of a bad one names it (with `prefix`: the team or zone it was set for)."""
+    if not isinstance(overrides, Mapping):
+        raise LimitsError(f"{prefix or 'limits: '}must be an object of limits in seconds")
+    for key, value in overrides.items():
+        if key in RENAMED:
+            raise LimitsError(f"{prefix}{key}: {RENAMED[key]}")
+        if key not in DEFAULT_LIMITS:
+            known = ", ".join(DEFAULT_LIMITS)
+            raise LimitsError(f"{prefix}unknown timing limit {key!r} (known: {known})")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LimitsError(f"{prefix}{key}: must be a whole number of seconds")
+        if not 0 < value <= MAX_LIMIT:
+            raise LimitsError(f"{prefix}{key}: must be between 1 and {MAX_LIMIT} seconds")
+    return dict(overrides)

@@ -103,12 +103,18 @@ async def load_logs(
         facts = CaseFacts(row.lat, row.lon, row.reported_at, row.zone, row.simple_procedure)
         logs[row.id] = CaseLog(facts, [], [], [])
     for row in await session.execute(
-        select(Dispatch.case_id, Dispatch.surveyor_id, Dispatch.dispatched_at, Dispatch.purpose)
+        select(
+            Dispatch.case_id,
+            Dispatch.surveyor_id,
+            Dispatch.dispatched_at,
+            Dispatch.purpose,
+            Dispatch.team,
+        )
         .where(Dispatch.case_id.in_(ids))
         .order_by(Dispatch.case_id, Dispatch.id)
     ):
         logs[row.case_id].dispatches.append(
-            DispatchFact(row.surveyor_id, row.dispatched_at, row.purpose)
+            DispatchFact(row.surveyor_id, row.dispatched_at, row.purpose, row.team)
         )
     for row in await session.execute(
         select(Review.case_id, Review.decision, Review.reviewed_at, Review.estimate_packet_id)
@@ -156,6 +162,7 @@ def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
             case_id=computed.case_id,
             name=m.name,
             limit_key=m.limit_key,
+            team=m.team,
             dispatched_at=dispatched_at,
             start_at=m.start,
             end_at=m.end,

@@ -126,17 +126,17 @@ async def sla_report(
         raise Refusal("to", f"a report spans at most {MAX_SPAN_DAYS} days")
     group_column = User.name if group_by == "surveyor" else Case.zone
     rows = await session.execute(
-        select(CaseTiming, group_column.label("group"))
+        select(CaseTiming, group_column.label("group"), Case.zone.label("case_zone"))
         .join(Case, Case.id == CaseTiming.case_id)
         .outerjoin(User, User.id == Case.surveyor_id)
         .where(CaseTiming.dispatched_at >= start, CaseTiming.dispatched_at < end)
     )
     groups: dict[str, GroupStats] = {}
-    for row, group in rows:
+    for row, group, zone in rows:
         key = group or "(none)"
         stats = groups.setdefault(key, GroupStats(key))
         stats.cases.add(row.case_id)
-        measured = stored_measure(row)
+        measured = stored_measure(row, zone)
         timing = judge(measured, limits, now)
         stats.timings[timing.name].add_judged(timing, measured.limit_key, limits)
     in_range = select(CaseTiming.case_id).where(

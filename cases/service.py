@@ -8,7 +8,7 @@ with `Refusal`; turning either into HTTP is the server's business.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from cases.closing import close_case, delegate_case, reopen_case
 from cases.dispatch import dispatch_case, ensure_case_visible, load_case, open_case
 from cases.intake import IntakeRules
 from cases.limits import Limits
+from cases.load import LoadPolicy, SurveyorLoad, surveyor_loads
 from cases.models import Case, Review, User
 from cases.recalc import case_computed
 from cases.reports import GroupStats, sla_report
@@ -52,13 +53,22 @@ class ReviewOutcome:
 class Board:
     now: datetime
     cases: list[BoardCase]
+    surveyors: list[SurveyorLoad] = field(default_factory=list)
 
 
 class CaseService:
-    """The case domain as seen by `user`, at `clock`'s time, under `limits` and `rules`."""
+    """The case domain as seen by `user`, at `clock`'s time, under `limits`, the intake
+    `rules` (and the board's `load` warning)."""
 
     def __init__(
-        self, session: AsyncSession, clock: Clock, limits: Limits, user: User, rules: IntakeRules
+        self,
+        session: AsyncSession,
+        clock: Clock,
+        limits: Limits,
+        user: User,
+        rules: IntakeRules,
+        *,
+        load: LoadPolicy | None = None,
     ) -> None:
         self.session = session
         self.clock = clock
@@ -66,6 +76,7 @@ class CaseService:
         self.user = user
         self.rules = rules
         self.window = rules.irregular_window
+        self.load = load or LoadPolicy()
 
     async def open(
         self,
@@ -180,7 +191,8 @@ class CaseService:
 
     async def board(self) -> Board:
         now = self.clock.now()
-        return Board(now, await board(self.session, self.limits, now, self.rules.late_report))
+        cases = await board(self.session, self.limits, now, self.rules.late_report)
+        return Board(now, cases, await surveyor_loads(self.session, cases, self.load, now))
 
     async def sla_report(
         self, *, start: datetime, end: datetime, group_by: str

@@ -68,6 +68,8 @@ class DispatchFact:
     dispatched_at: datetime
     # scene | estimate | resurvey | documents: only a scene dispatch restarts scene timings.
     purpose: str = "scene"
+    # The surveyor's team when dispatched: whose limits the timings answering it use.
+    team: str | None = None
 
 
 @dataclass

@@ -31,6 +31,10 @@ _MICRO = timedelta(microseconds=1)
 END_BEFORE_START = "end_before_start"
 NO_SURVEY_COMPLETED = "no_survey_completed"  # estimate timed from arrival instead
 NO_DISASSEMBLED = "no_disassembled"  # a large estimate timed without its disassembly
+# Timings answering the last scene dispatch, and those of the case rather than a dispatch
+# (judged with no team's limits).
+SCENE_TIMINGS = frozenset({"accept", "contact", "arrival"})
+CASE_TIMINGS = frozenset({"report_to_arrival", "delegation"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ class Measure:
     source: str | None = None
     end_packet_id: str | None = None
     flags: list[str] = field(default_factory=list)
+    # The team of the dispatch the timing answers (None: a case-level timing such as
+    # report_to_arrival) and the case's zone: with limit_key, they pick the limit.
+    team: str | None = None
+    zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,13 @@ def measure(
     if resubmit is not None:
         out.append(resubmit)
     out.append(_front_end_cycle(current, dispatched_at, reviews, tiers))
+    scene_team = dispatches[scenes[-1]].team if scenes else None
+    for m in out:  # whose limits apply: the team of the dispatch each timing answers
+        m.zone = case.zone
+        if m.name in SCENE_TIMINGS:
+            m.team = scene_team
+        elif m.name not in CASE_TIMINGS:
+            m.team = dispatches[last].team
     return out
 
 
@@ -213,7 +228,7 @@ def _front_end_cycle(
 
 def judge(measured: Measure, limits: Limits, now: datetime) -> Timing:
     """Apply the limit in force and the server's clock to a measured timing."""
-    limit = limits[measured.limit_key]
+    limit = limits.limit(measured.limit_key, team=measured.team, zone=measured.zone)
     if measured.end is not None:
         seconds = whole_seconds(measured.start, measured.end)
         state = "met" if seconds <= limit else "missed"

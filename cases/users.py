@@ -37,7 +37,13 @@ def check_authority(role: str, max_approve: float | None) -> None:
 
 
 async def create_user(
-    session: AsyncSession, name: str, role: str, now: datetime, max_approve: float | None = None
+    session: AsyncSession,
+    name: str,
+    role: str,
+    now: datetime,
+    max_approve: float | None = None,
+    *,
+    team: str | None = None,
 ) -> str:
     """Create a user and return its new token (the only time it exists in clear);
     `max_approve` is a reviewer's approval authority in yuan (None: no limit)."""
@@ -47,6 +53,7 @@ async def create_user(
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     check_authority(role, max_approve)
+    team = checked_team(team)
     if await session.scalar(select(User.id).where(User.name == name)) is not None:
         raise UserError(f"a user named {name!r} already exists")
     token = new_token()
@@ -57,10 +64,32 @@ async def create_user(
             token_hash=hash_token(token),
             created_at=now,
             max_approve=max_approve,
+            team=team,
         )
     )
     await session.flush()
     return token
+
+
+def checked_team(team: str | None) -> str | None:
+    """A team name as stored (trimmed; empty: no team), or a UserError saying why not."""
+    if team is None or not team.strip():
+        return None
+    team = team.strip()
+    if len(team) > 64 or "\x00" in team:
+        raise UserError("team must be at most 64 characters")
+    return team
+
+
+async def set_team(session: AsyncSession, name: str, team: str | None) -> str | None:
+    """Put a user in a team (None or empty: in none); dispatches from now on carry it,
+    earlier ones keep the team they were made with."""
+    user = await session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise UserError(f"no user named {name!r}")
+    user.team = checked_team(team)
+    await session.flush()
+    return user.team
 
 
 def new_token() -> str:

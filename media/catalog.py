@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.geo import distance_m
@@ -146,10 +146,16 @@ async def may_read(session: AsyncSession, user: User, sha256: str) -> bool:
         return True
     if user.role != "surveyor":
         return False
+    # Their own held packets count too: the case is theirs now, so those have joined
+    # (or will never answer a dispatch of theirs, their own photos all the same).
+    taken = or_(
+        Packet.status == "accepted",
+        and_(Packet.status == "held", Packet.surveyor_id == user.id),
+    )
     query = select(
         exists()
         .where(PacketMedia.sha256 == sha256, PacketMedia.case_id == Case.id)
         .where(Case.surveyor_id == user.id)
-        .where(PacketMedia.packet_id == Packet.packet_id, Packet.status == "accepted")
+        .where(PacketMedia.packet_id == Packet.packet_id, taken)
     )
     return bool(await session.scalar(query))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.clock import Clock, make_clock
 from cases.intake import IntakeRules
 from cases.limits import Limits, LimitsError, Tiers
+from cases.load import LoadPolicy
 from cases.models import User
 from cases.service import CaseService
 from media.runtime import media_runtime, running
@@ -47,8 +49,9 @@ def create_app(
     `store` the media store (default: the one KANCHA_MEDIA_URL names)."""
     clock = clock or server_clock(settings)
     limits = limits_in_force(settings)
-    database = Database(settings.resolved_database_url, echo=settings.echo_sql)
+    load = load_policy(settings)
     rules = settings.intake_rules
+    database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
     try:
         media = media_runtime(settings, database, clock, store)
@@ -82,6 +85,7 @@ def create_app(
             "user": Provide(provide_user, sync_to_thread=False),
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
             "rules": Provide(lambda: rules, use_cache=True, sync_to_thread=False),
+            "load": Provide(lambda: load, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
@@ -108,23 +112,44 @@ def provide_case_service(
     db_session: NamedDependency[AsyncSession],
     clock: NamedDependency[Clock],
     limits: NamedDependency[Limits],
+    load: NamedDependency[LoadPolicy],
     user: NamedDependency[User],
     rules: NamedDependency[IntakeRules],
 ) -> CaseService:
     """The case domain for this request: its session, as its user."""
-    return CaseService(db_session, clock, limits, user, rules)
+    return CaseService(db_session, clock, limits, user, rules, load=load)
+
+
+def load_policy(settings: Settings) -> LoadPolicy:
+    for name in ("load_window_seconds", "load_warn_count"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"KANCHA_{name.upper()}: must be at least 1")
+    return LoadPolicy(
+        window=timedelta(seconds=settings.load_window_seconds),
+        warn_count=settings.load_warn_count,
+    )
 
 
 def limits_in_force(settings: Settings) -> Limits:
-    """The limits and loss tiers KANCHA_LIMITS and KANCHA_ESTIMATE_TIERS set."""
+    """The limits and loss tiers KANCHA_LIMITS, KANCHA_TEAM_LIMITS, KANCHA_ZONE_LIMITS and
+    KANCHA_ESTIMATE_TIERS set; an unusable one stops the server naming its variable and key."""
     try:
         tiers = Tiers(settings.estimate_tiers)
     except LimitsError as exc:
         raise SettingsError(f"KANCHA_ESTIMATE_TIERS: {exc}") from None
-    try:
-        return Limits(settings.limits, tiers)
-    except LimitsError as exc:
-        raise SettingsError(f"KANCHA_LIMITS: {exc}") from None
+    layers = (
+        ("KANCHA_LIMITS", {}),
+        ("KANCHA_TEAM_LIMITS", {"team_limits": settings.team_limits}),
+        ("KANCHA_ZONE_LIMITS", {"zone_limits": settings.zone_limits}),
+    )
+    for variable, layer in layers:
+        try:
+            Limits(settings.limits, tiers, **layer)
+        except LimitsError as exc:
+            raise SettingsError(f"{variable}: {exc}") from None
+    return Limits(
+        settings.limits, tiers, team_limits=settings.team_limits, zone_limits=settings.zone_limits
+    )
 
 
 def server_clock(settings: Settings) -> Clock:

@@ -19,6 +19,7 @@ from cases.users import (
     list_users,
     revoke_user,
     set_authority,
+    set_team,
 )
 from server.db import Database, failure_reason, migrate_url, shown_url, url_problem
 from server.settings import Settings, SettingsError
@@ -90,12 +91,14 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
     now = SystemClock().now()
     token = asyncio.run(
         _with_session(
-            settings, lambda s: create_user(s, args.name, args.role, now, args.max_approve)
+            settings,
+            lambda s: create_user(s, args.name, args.role, now, args.max_approve, team=args.team),
         )()
     )
     authority = "" if args.max_approve is None else f" ({_authority(args.max_approve)})"
+    team = f" of team {args.team.strip()}" if args.team and args.team.strip() else ""
     print(
-        f"created {args.role} {args.name}{authority} in {_database_name(settings)};"
+        f"created {args.role} {args.name}{team}{authority} in {_database_name(settings)};"
         " its token is shown once:"
     )
     print(token)
@@ -149,7 +152,15 @@ def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
     for user in users:  # type: ignore[attr-defined]
         state = f"revoked {user.revoked_at:%Y-%m-%d %H:%M}" if user.revoked_at else "active"
         authority = "" if user.max_approve is None else f"\tmax_approve {yuan(user.max_approve)}"
-        print(f"{user.name}\t{user.role}\t{state}{authority}")
+        team = f"\tteam {user.team}" if user.team else ""
+        print(f"{user.name}\t{user.role}\t{state}{team}{authority}")
+    return 0
+
+
+def cmd_user_team(settings: Settings, args: argparse.Namespace) -> int:
+    _prepare(settings)
+    team = asyncio.run(_with_session(settings, lambda s: set_team(s, args.name, args.team))())
+    print(f"{args.name} is in team {team}" if team else f"{args.name} is in no team")
     return 0
 
 
@@ -223,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YUAN",
         help="a reviewer's approval authority in yuan (default: no limit)",
     )
+    add.add_argument("--team", help="the surveyor's team (e.g. ordinary): its limits apply")
     add.set_defaults(func=cmd_user_add)
     authority = user.add_parser(
         "authority", help="change a reviewer's approval authority (max_approve)"
@@ -234,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     token = user.add_parser("token", help="issue a new token for a user; prints it last")
     token.add_argument("name")
     token.set_defaults(func=cmd_user_token)
+    team = user.add_parser("team", help="put a user in a team (no team given: in none)")
+    team.add_argument("name")
+    team.add_argument("team", nargs="?", default=None)
+    team.set_defaults(func=cmd_user_team)
     revoke = user.add_parser("revoke", help="revoke a user's token")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_user_revoke)

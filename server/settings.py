@@ -34,6 +34,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     media_url: str = ""
     # Overrides of the service-time limits, in seconds, e.g. {"arrival.city": 1800}.
     limits: dict[str, int] = {}
+    # Overrides per team and per zone, key by key (team > zone > limits > defaults), e.g.
+    # {"ordinary": {"arrival.city": 1200}} and {"suburban": {"accept": 300}}.
+    team_limits: dict[str, dict[str, int]] = {}
+    zone_limits: dict[str, dict[str, int]] = {}
+    # The board's load warning: a surveyor given `load_warn_count` cases or more within
+    # `load_window_seconds` is flagged `needs_backup` (the cue to call the backup group).
+    load_window_seconds: int = 3600
+    load_warn_count: int = 3
     # Estimate tiers in yuan: {"small_max": 2000, "large_above": 10000} (2,000 is small).
     estimate_tiers: dict[str, int] = {}
     # A report this long after the accident (the case's occurred_at) is flagged late_report.
@@ -81,11 +89,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if name not in env or env[name] == "":
                 continue
             value: object = env[name]
-            if field.type == dict[str, int]:
+            if field.type in (dict[str, int], dict[str, dict[str, int]]):
                 try:
                     value = msgspec.json.decode(env[name])
                 except msgspec.DecodeError as exc:
                     raise SettingsError(f"{name}: not valid JSON ({exc})") from None
+                if field.type == dict[str, dict[str, int]]:
+                    _check_tables(name, value)
             elif field.type in KINDS:
                 try:
                     value = msgspec.convert(value, field.type, strict=False)
@@ -101,7 +111,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def intake_rules(self) -> IntakeRules:
-        """The late-report threshold and the irregular window, as the case code takes them."""
+        """The late-report threshold and the irregular window, as the case code takes them
+        (a negative one is refused, naming its variable)."""
+        for name in ("late_report_seconds", "irregular_window_seconds"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must not be negative")
         return IntakeRules.of_seconds(self.late_report_seconds, self.irregular_window_seconds)
 
     @property
@@ -121,9 +135,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return (self.data_path / "media").as_uri()
 
 
+def _check_tables(name: str, value: object) -> None:
+    """`{"team or zone": {"limit key": seconds}}`, or a SettingsError naming the key."""
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name}: expected a JSON object of tables of limits")
+    for outer, table in value.items():
+        if not isinstance(table, dict):
+            raise SettingsError(f"{name}: {outer}: expected an object of limits, got {table!r}")
+        for key, seconds in table.items():
+            if isinstance(seconds, bool) or not isinstance(seconds, int):
+                raise SettingsError(
+                    f"{name}: {outer}: {key}: expected a whole number of seconds, got {seconds!r}"
+                )
+
+
 def _env_name(message: str) -> str:
     """Turn msgspec's '... - at `$.max_batch_packets`' into the variable's name."""
     if "`$." in message:
-        field = message.rsplit("`$.", 1)[1].split("`", 1)[0].split(".", 1)[0]
+        field = message.rsplit("`$.", 1)[1].split("`", 1)[0].split(".", 1)[0].split("[", 1)[0]
         return ENV_PREFIX + field.upper()
     return "KANCHA_*"

@@ -8,6 +8,7 @@ import msgspec
 from litestar import get
 from litestar.di import NamedDependency
 
+from cases.eta import SpeedFrom
 from cases.service import CaseService
 from cases.timings import Timing
 from server.auth import roles
@@ -28,6 +29,18 @@ class RunningTiming(TimingView, kw_only=True):
     due_at: datetime
 
 
+class Eta(msgspec.Struct, kw_only=True):
+    # When the surveyor should reach the scene, and how long from now (0: expected by now).
+    at: datetime
+    seconds: int
+    # From the last fix to the case location, and the speed assumed: measured between the
+    # last two fixes (`fixes`), or the zone's default (`default`: one fix, standing still).
+    distance_m: float
+    speed_kmh: float
+    speed_from: SpeedFrom
+    fix_at: datetime
+
+
 class BoardRow(msgspec.Struct, kw_only=True):
     case_id: str
     case_no: str
@@ -37,7 +50,9 @@ class BoardRow(msgspec.Struct, kw_only=True):
     timings: list[RunningTiming]
     # The surveyor's latest GPS fix on any case (by event time), if any.
     position: Position | None
-    # Reported more than KANCHA_LATE_REPORT_SECONDS after the accident (延时报案).
+    # The accident time, if known; reported more than KANCHA_LATE_REPORT_SECONDS after it
+    # is late_report (延时报案).
+    occurred_at: datetime | None = None
     late_report: bool = False
     # Delegated to us by another branch or insurer.
     delegated_in: bool = False
@@ -46,18 +61,37 @@ class BoardRow(msgspec.Struct, kw_only=True):
     self_reported: bool = False
     reported_by: str | None = None
     awaiting_confirmation: bool = False
+    # While the arrival runs and the surveyor has a fix; None otherwise (arrived, no fix).
+    eta: Eta | None = None
+
+
+class SurveyorRow(msgspec.Struct, kw_only=True):
+    name: str
+    team: str | None
+    # The open cases (those on the board) the surveyor holds.
+    open_cases: int
+    open_case_ids: list[str]
+    # Cases dispatched to them within KANCHA_LOAD_WINDOW_SECONDS; at least
+    # KANCHA_LOAD_WARN_COUNT of them: `needs_backup` (call in the backup group).
+    new_reports: int
+    new_case_ids: list[str]
+    needs_backup: bool
+    position: Position | None
 
 
 class BoardResponse(msgspec.Struct, kw_only=True):
     now: datetime
     cases: list[BoardRow]
+    # Every active surveyor (and any revoked one still holding an open case), by name.
+    surveyors: list[SurveyorRow] = []
 
 
 @get(
     "/v1/board",
     guards=[roles("dispatcher", "reviewer")],
     tags=["board"],
-    summary="Every open case: surveyor, status, running timings, last known position",
+    summary="Every open case: surveyor, status, running timings, last known position, ETA; "
+    "every surveyor's load",
     responses=errors(403),
 )
 async def read_board(cases: NamedDependency[CaseService]) -> BoardResponse:
@@ -66,7 +100,11 @@ async def read_board(cases: NamedDependency[CaseService]) -> BoardResponse:
         wire(case, BoardRow, timings=[running_timing(t, key) for t, key in case.running])
         for case in found.cases
     ]
-    return BoardResponse(now=found.now, cases=rows)
+    surveyors = [
+        wire(load, SurveyorRow, open_cases=load.open_cases, new_reports=load.new_reports)
+        for load in found.surveyors
+    ]
+    return BoardResponse(now=found.now, cases=rows, surveyors=surveyors)
 
 
 def running_timing(timing: Timing, limit_key: str) -> RunningTiming:

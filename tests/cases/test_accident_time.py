@@ -4,13 +4,14 @@ default). Delegated-in cases (外地委托 received) say who delegated them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
 from server.app import create_app
+from server.settings import Settings, SettingsError
 from tests.factories import case_body, open_case
 
 REPORTED = "2026-01-05T15:55:00+08:00"  # case_body's reported_at
@@ -50,7 +51,9 @@ async def test_a_report_three_days_after_the_accident_is_late(client, tokens):
     opened = await open_case(client, tokens["disp"], occurred_at="2026-01-02T15:00:00+08:00")
     assert opened["late_report"] is True
     assert (await _read(client, tokens, opened["id"]))["late_report"] is True
-    assert (await _board_row(client, tokens, opened["id"]))["late_report"] is True
+    row = await _board_row(client, tokens, opened["id"])
+    assert row["late_report"] is True
+    assert when(row["occurred_at"]) == when("2026-01-02T07:00:00Z")
 
 
 async def test_exactly_the_threshold_is_not_late(client, tokens):
@@ -121,3 +124,11 @@ async def test_only_the_desk_records_a_delegation_in(client, tokens):
     body = case_body(delegated_from="another branch")
     refused = await client.post("/v1/cases", json=body, headers=tokens["sv1"])
     assert refused.status_code == 403 and "delegated_from" in refused.json()["detail"]
+
+
+def test_the_threshold_is_read_from_the_environment_or_refused():
+    env = {"KANCHA_LATE_REPORT_SECONDS": "7200"}
+    assert Settings.from_env(env).intake_rules.late_report == timedelta(hours=2)
+    assert Settings().intake_rules.late_report == timedelta(hours=48)
+    with pytest.raises(SettingsError, match="KANCHA_LATE_REPORT_SECONDS: must not be"):
+        create_app(Settings.from_env({"KANCHA_LATE_REPORT_SECONDS": "-5"}))

@@ -61,6 +61,7 @@ async def test_every_error_response_has_the_one_error_body(document):
     ("method", "path", "codes"),
     [
         ("get", "/v1/board", {401, 403}),
+        ("post", "/v1/cases", {200, 201, 400, 401, 403, 409}),
         ("post", "/v1/cases/{case_id}/dispatch", {400, 401, 403, 404, 409}),
         ("post", "/v1/cases/{case_id}/review", {400, 401, 403, 404, 409}),
         ("post", "/v1/sync/push", {400, 401, 403, 409, 413}),

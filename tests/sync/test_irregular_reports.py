@@ -5,11 +5,14 @@ as irregular rather than as a fraud signal, and end the timings they answer."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
 from server.app import create_app
+from server.settings import Settings, SettingsError
 from tests.factories import new_id, open_case, packet, push, push_body
 
 
@@ -109,3 +112,13 @@ async def test_a_one_hour_window_takes_a_dispatch_within_it(hour_window, tokens,
     await _dispatch(client, tokens, case["id"], "sv1")
     (event,) = (await _case(client, tokens, case["id"]))["events"]
     assert "before_dispatch_irregular" in event["flags"]
+
+
+def test_the_window_is_read_from_the_environment_or_refused():
+    env = {"KANCHA_IRREGULAR_WINDOW_SECONDS": "3600"}
+    assert Settings.from_env(env).intake_rules.irregular_window == timedelta(hours=1)
+    assert Settings().intake_rules.irregular_window == timedelta(hours=24)
+    with pytest.raises(SettingsError, match="KANCHA_IRREGULAR_WINDOW_SECONDS"):
+        Settings.from_env({"KANCHA_IRREGULAR_WINDOW_SECONDS": "a day"})
+    with pytest.raises(SettingsError, match="KANCHA_IRREGULAR_WINDOW_SECONDS: must not be"):
+        create_app(Settings.from_env({"KANCHA_IRREGULAR_WINDOW_SECONDS": "-1"}))
