@@ -19,6 +19,7 @@ from simulator.truth import CaseTruth, LegTruth
 
 WAIT_REAL_S = 120.0  # longest real wait for packets to be stored before an act gives up
 SIGNAL_BACK_S = 6 * 3600  # simulated: no tablet is without signal this long
+DAY_S = 24 * 3600
 # The server's instant of an act lies within the request by the simulator's clock, give or
 # take what two processes' reads of one compressed clock may differ by (a pre-emption while
 # either read the wall clock): 1 s, or 20 ms of real time at the run's speed.
@@ -143,16 +144,20 @@ class Desk:
     async def _stored(self, leg: LegTruth, recorded: Callable[[], bool] = lambda: True) -> bool:
         """Wait until `recorded()` holds (the tablet records it in its time) and then until
         every packet of the leg is settled (a tablet without signal flushes later)."""
-        ledger = self.env.ledger
-        await until(recorded)
-        deadline = time.monotonic() + max(WAIT_REAL_S, SIGNAL_BACK_S / self.env.opts.speed)
-        while time.monotonic() < deadline:
-            if all(
+        ledger, speed = self.env.ledger, self.env.opts.speed
+        patience = max(WAIT_REAL_S, SIGNAL_BACK_S / speed)
+
+        def settled() -> bool:
+            return all(
                 e.packet_id in ledger.push_rtt or e.packet_id in ledger.rejected for e in leg.events
-            ):
-                return True
-            await asyncio.sleep(0.05)
-        ledger.note("the desk gave up waiting for a case's packets to be stored")
+            )
+
+        # A leg is planned to end within a day of its dispatch.
+        if await until(recorded, timeout_s=patience + DAY_S / speed) and await until(
+            settled, timeout_s=patience
+        ):
+            return True
+        ledger.note("the desk gave up waiting for a case's packets to be recorded and stored")
         ledger.act_errors["packets never stored"] += 1
         return False
 

@@ -54,11 +54,17 @@ class Env:
             await asyncio.sleep(delay)
 
 
-async def until(condition: Callable[[], bool], every_s: float = 0.05) -> None:
-    """Poll: what is waited for changes in other tasks' hands, with no event to wait on."""
+async def until(
+    condition: Callable[[], bool], every_s: float = 0.05, timeout_s: float | None = None
+) -> bool:
+    """Poll: what is waited for changes in other tasks' hands, with no event to wait on.
+    False if `timeout_s` (real) passed first."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         if condition():
-            return
+            return True
+        if deadline is not None and time.monotonic() > deadline:
+            return False
         await asyncio.sleep(every_s)
 
 
