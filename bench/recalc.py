@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from cases.limits import DEFAULT_TIERS  # noqa: E402
 from cases.models import Case, Dispatch, Packet, User  # noqa: E402
 from cases.recalc import recalc_cases, recalc_everything  # noqa: E402
+from cases.timeline import DEFAULT_STALE_FIX  # noqa: E402
 from server.db import Database, migrate  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from sync.models import Device  # noqa: E402
@@ -191,7 +192,13 @@ async def _late_packet_recalc(database: Database, case_ids: list[str], first_seq
             )
             started = time.perf_counter()
             await session.execute(insert(Packet), [late])
-            await recalc_cases(session, [case_id], tiers=DEFAULT_TIERS, irregular_window=WINDOW)
+            await recalc_cases(
+                session,
+                [case_id],
+                tiers=DEFAULT_TIERS,
+                irregular_window=WINDOW,
+                stale_fix=DEFAULT_STALE_FIX,
+            )
             await session.commit()
             timings.append((time.perf_counter() - started) * 1000)
     return round(statistics.median(timings), 2)
@@ -208,7 +215,10 @@ async def main(args: argparse.Namespace) -> dict:
             started = time.perf_counter()
             ids = await _grow(database, 0, small, args.events)
             await recalc_everything(
-                database.write_sessions, tiers=DEFAULT_TIERS, irregular_window=WINDOW
+                database.write_sessions,
+                tiers=DEFAULT_TIERS,
+                irregular_window=WINDOW,
+                stale_fix=DEFAULT_STALE_FIX,
             )
             at_small = await _late_packet_recalc(database, ids, 1000, args.tries)
             ids += await _grow(database, small, args.cases, args.events)
@@ -217,6 +227,7 @@ async def main(args: argparse.Namespace) -> dict:
                 database.write_sessions,
                 tiers=DEFAULT_TIERS,
                 irregular_window=WINDOW,
+                stale_fix=DEFAULT_STALE_FIX,
                 batch=args.batch,
             )
             at_full = await _late_packet_recalc(database, ids, 100_000, args.tries)

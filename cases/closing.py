@@ -62,6 +62,7 @@ async def reopen_case(
     now: datetime,
     tiers: Tiers,
     irregular_window: timedelta,
+    stale_fix: timedelta,
 ) -> Case:
     """Reopen a closed case: its status is derived from its log again."""
     case = await _locked(session, case_id)
@@ -81,7 +82,9 @@ async def reopen_case(
     case.updated_at = now
     await session.flush()
     # The stage the log gives, from `dispatched`.
-    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
+    await recalc_cases(
+        session, [case.id], tiers=tiers, irregular_window=irregular_window, stale_fix=stale_fix
+    )
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)
@@ -97,6 +100,7 @@ async def delegate_case(
     now: datetime,
     tiers: Tiers,
     irregular_window: timedelta,
+    stale_fix: timedelta,
 ) -> Case:
     """Record that the out-of-town survey is arranged with `to` (their `reference`)."""
     case = await _locked(session, case_id)
@@ -124,7 +128,9 @@ async def delegate_case(
     )
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
+    await recalc_cases(
+        session, [case.id], tiers=tiers, irregular_window=irregular_window, stale_fix=stale_fix
+    )
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

@@ -143,6 +143,7 @@ async def dispatch_case(
     now: datetime,
     tiers: Tiers,
     irregular_window: timedelta,
+    stale_fix: timedelta,
     purpose: str = "scene",
 ) -> Case:
     """Dispatch (or re-dispatch) a case to a surveyor at the server's time.
@@ -176,7 +177,9 @@ async def dispatch_case(
     case.updated_at = now
     await session.flush()
     # A scene re-dispatch restarts the scene timings; held packets of this surveyor join.
-    await recalc_cases(session, [case.id], tiers=tiers, irregular_window=irregular_window)
+    await recalc_cases(
+        session, [case.id], tiers=tiers, irregular_window=irregular_window, stale_fix=stale_fix
+    )
     await cases_changed(session, [case.id], now)
     session.expire(case)
     return await load_case(session, case_id)

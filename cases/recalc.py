@@ -47,6 +47,7 @@ PACKET_COLUMNS = (
     Packet.received_at,
     Packet.corrected_at,
     Packet.fix_time,
+    Packet.monotonic_at,
     Packet.lat,
     Packet.lon,
     Packet.accuracy_m,
@@ -77,8 +78,10 @@ class Computed:
     log: CaseLog
 
 
-def compute(case_id: str, log: CaseLog, tiers: Tiers, irregular_window: timedelta) -> Computed:
-    timeline = build_timeline(log.facts, log.rows, log.dispatches, irregular_window)
+def compute(
+    case_id: str, log: CaseLog, tiers: Tiers, irregular_window: timedelta, stale_fix: timedelta
+) -> Computed:
+    timeline = build_timeline(log.facts, log.rows, log.dispatches, irregular_window, stale_fix)
     measures = measure(log.facts, timeline, log.dispatches, log.reviews, tiers)
     actions = [ActionFact(a.kind, a.at) for a in log.actions]
     delegation = delegation_measure(log.facts, log.dispatches, actions)
@@ -144,11 +147,17 @@ async def load_logs(
 
 
 async def case_computed(
-    session: AsyncSession, case_id: str, tiers: Tiers, irregular_window: timedelta
+    session: AsyncSession,
+    case_id: str,
+    tiers: Tiers,
+    irregular_window: timedelta,
+    stale_fix: timedelta,
 ) -> Computed | None:
     """One case's timeline and measured timings, straight from the log (for reading)."""
     logs = await load_logs(session, [case_id])
-    return compute(case_id, logs[case_id], tiers, irregular_window) if case_id in logs else None
+    if case_id not in logs:
+        return None
+    return compute(case_id, logs[case_id], tiers, irregular_window, stale_fix)
 
 
 def _timing_rows(computed: Computed) -> list[dict[str, Any]]:
@@ -274,14 +283,14 @@ async def _keep_newest_positions(
         )
 
 
-async def record_track(session: AsyncSession, rows: Iterable[Any]) -> None:
+async def record_track(session: AsyncSession, rows: Iterable[Any], *, stale_fix: timedelta) -> None:
     """Move surveyors' last known positions on from newly accepted track packets (rows with
     the attributes of a Packet row), without recalculating timings no track can change."""
     newest: dict[int, tuple[Event, str]] = {}
     for row in rows:
         if row.lat is None or row.lon is None:
             continue
-        event = to_event(row)
+        event = to_event(row, stale_fix)
         held = newest.get(event.surveyor_id)
         if held is None or (event.time, event.packet_id) > (held[0].time, held[0].packet_id):
             newest[event.surveyor_id] = (event, row.case_id)
@@ -294,6 +303,7 @@ async def recalc_cases(
     *,
     tiers: Tiers,
     irregular_window: timedelta,
+    stale_fix: timedelta,
     track: bool = False,
 ) -> list[Computed]:
     """Recompute and store the timings of these cases inside the caller's transaction;
@@ -308,7 +318,7 @@ async def recalc_cases(
     await lock_cases(session, ids)
     logs = await load_logs(session, ids, track=track)
     results = [
-        compute(case_id, logs[case_id], tiers, irregular_window)
+        compute(case_id, logs[case_id], tiers, irregular_window, stale_fix)
         for case_id in ids
         if case_id in logs
     ]
@@ -321,6 +331,7 @@ async def recalc_everything(
     *,
     tiers: Tiers,
     irregular_window: timedelta,
+    stale_fix: timedelta,
     batch: int = 500,
 ) -> dict[str, float]:
     """Recompute every case from the log, `batch` cases per transaction (`kancha recalc`)."""
@@ -332,7 +343,12 @@ async def recalc_everything(
         async with sessions() as session:
             chunk = all_ids[start : start + batch]
             results = await recalc_cases(
-                session, chunk, tiers=tiers, irregular_window=irregular_window, track=True
+                session,
+                chunk,
+                tiers=tiers,
+                irregular_window=irregular_window,
+                stale_fix=stale_fix,
+                track=True,
             )
             events += sum(len(c.timeline) for c in results)
             await session.commit()

@@ -90,6 +90,7 @@ async def review_case(
     now: datetime,
     tiers: Tiers,
     irregular_window: timedelta,
+    stale_fix: timedelta,
     approved_amount: float | None = None,
 ) -> Review:
     """Record a decision on the latest estimate, recalculate, and move the case in the feed
@@ -102,7 +103,9 @@ async def review_case(
     if case is None:
         raise CaseNotFound(case_id)
     # Recalculate first so the decision is about the latest estimate the log holds.
-    await recalc_cases(session, [case_id], tiers=tiers, irregular_window=irregular_window)
+    await recalc_cases(
+        session, [case_id], tiers=tiers, irregular_window=irregular_window, stale_fix=stale_fix
+    )
     progress = await session.get(CaseProgress, case_id, populate_existing=True)
     if progress is None or progress.estimate_packet_id is None or not progress.awaiting_review:
         raise Conflict("case", "no estimate awaits review")
@@ -121,7 +124,9 @@ async def review_case(
     case.status = decision
     case.updated_at = now
     await session.flush()
-    await recalc_cases(session, [case_id], tiers=tiers, irregular_window=irregular_window)
+    await recalc_cases(
+        session, [case_id], tiers=tiers, irregular_window=irregular_window, stale_fix=stale_fix
+    )
     await cases_changed(session, [case_id], now)
     return review
 

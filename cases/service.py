@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from cases.models import Case, Review, User
 from cases.recalc import case_computed
 from cases.reports import GroupStats, sla_report
 from cases.reviews import QueueEntry, latest_reviews, review_case, review_queue
-from cases.timeline import Event
+from cases.timeline import DEFAULT_STALE_FIX, Event
 from cases.timings import Measure, Timing, judge
 
 # A timing judged by the server's clock, with the limit key it was judged against.
@@ -58,7 +58,8 @@ class Board:
 
 class CaseService:
     """The case domain as seen by `user`, at `clock`'s time, under `limits`, the intake
-    `rules` (and the board's `load` warning)."""
+    `rules` (and the board's `load` warning); a GPS fix older than an event's other times by
+    more than `stale_fix` is stale."""
 
     def __init__(
         self,
@@ -69,6 +70,7 @@ class CaseService:
         rules: IntakeRules,
         *,
         load: LoadPolicy | None = None,
+        stale_fix: timedelta = DEFAULT_STALE_FIX,
     ) -> None:
         self.session = session
         self.clock = clock
@@ -77,6 +79,7 @@ class CaseService:
         self.rules = rules
         self.window = rules.irregular_window
         self.load = load or LoadPolicy()
+        self.stale_fix = stale_fix
 
     async def open(
         self,
@@ -119,6 +122,7 @@ class CaseService:
             now=self.clock.now(),
             tiers=self.limits.tiers,
             irregular_window=self.window,
+            stale_fix=self.stale_fix,
             purpose=purpose,
         )
         return await self._detail(case)
@@ -138,6 +142,7 @@ class CaseService:
             now=self.clock.now(),
             tiers=self.limits.tiers,
             irregular_window=self.window,
+            stale_fix=self.stale_fix,
         )
         return await self._detail(case)
 
@@ -151,6 +156,7 @@ class CaseService:
             now=self.clock.now(),
             tiers=self.limits.tiers,
             irregular_window=self.window,
+            stale_fix=self.stale_fix,
         )
         return await self._detail(case)
 
@@ -180,9 +186,12 @@ class CaseService:
             now=now,
             tiers=self.limits.tiers,
             irregular_window=self.window,
+            stale_fix=self.stale_fix,
             approved_amount=approved_amount,
         )
-        computed = await case_computed(self.session, case_id, self.limits.tiers, self.window)
+        computed = await case_computed(
+            self.session, case_id, self.limits.tiers, self.window, self.stale_fix
+        )
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
 
@@ -209,7 +218,9 @@ class CaseService:
     async def _detail(self, case: Case) -> CaseDetail:
         detail = CaseDetail(case, [], None, [], None)
         now = self.clock.now()
-        computed = await case_computed(self.session, case.id, self.limits.tiers, self.window)
+        computed = await case_computed(
+            self.session, case.id, self.limits.tiers, self.window, self.stale_fix
+        )
         if computed is not None:
             dispatches = computed.log.dispatches
             detail.current_dispatch = len(dispatches) - 1 if dispatches else None

@@ -3,13 +3,31 @@
 Pure functions over rows already loaded (anything with the attributes of a `Packet` row),
 so the same code serves a push, a review, `kancha recalc` and the bench.
 
+What a stored packet gives to time it:
+- `received_at`: the server's receipt, an upper bound that is always true;
+- `corrected_at`: the tablet's wall clock at recording plus the offset measured at the push
+  that carried it (wrong when the tablet's clock was corrected between the two);
+- `monotonic_at` (tablets that send `boot_id` and `elapsed_ms`): the push's receipt minus
+  the monotonic time elapsed on the tablet between recording and sending, when packet and
+  push share a boot. A wall-clock correction does not move the monotonic clock, so this is
+  exact across corrections, late at most by the push's transit;
+- `fix_time`: the GPS receiver's time of the fix, right whatever the tablet's clock says,
+  but possibly an old cached fix.
+
+The best non-GPS estimate `ref` is `monotonic_at` when given and not after receipt, else
+`corrected_at` (as before tablets sent a monotonic clock). The fix is believed when it lies
+in [ref - stale_fix, ref + FIX_AGREEMENT] and not after receipt: so a fix that the corrected
+clock contradicts only because that clock was wrong at recording is believed once the
+monotonic time vouches for it, and an old tablet (no monotonic time) is judged as before.
+
 Time of an event, best first (`source`):
-- `gps`: the GPS fix_time, when it is *plausible*: not after the server received the
-  packet (nothing happens after it arrives) and within `FIX_AGREEMENT` of the corrected
-  device time (a fix that far off is a stale cached fix, not the moment of the event).
-- `device_corrected`: the tablet's clock corrected by the offset the server estimated for
-  that push (`corrected_at`), when it is not after the server's receipt.
-- `server_received`: the server's receipt time, an upper bound that is always true.
+- `gps`: the fix_time, when believed. Not believed: flagged `gps_time_implausible`, and also
+  `stale_fix` when the fix is older than `ref` by more than `stale_fix` (a cached fix, not
+  the moment of the event) — unless `ref` itself is after receipt, so proves nothing.
+- `device_monotonic`: `monotonic_at`, when not after receipt (after it is impossible, flagged
+  `monotonic_after_receipt`, and the next source is taken).
+- `device_corrected`: `corrected_at`, when not after receipt.
+- `server_received`: the server's receipt time.
 
 Order: within a device by `seq` (the order the tablet recorded), devices merged by time.
 An event's times are never rewritten to fit the order; a disagreement is flagged instead.
@@ -33,7 +51,11 @@ import msgspec
 from cases.geo import distance_m
 
 TRACK = "position"  # the kind of packet that is track, not milestone
+# A fix this much later than the best non-GPS estimate is not the moment of the event.
 FIX_AGREEMENT = timedelta(minutes=5)
+# A fix older than the event's other times by more than this is stale, not the event's time:
+# `stale_fix`, passed down from Settings.stale_fix_seconds (this default: 300 s).
+DEFAULT_STALE_FIX = timedelta(seconds=300)
 # A packet held because its case was not dispatched to its sender (an irregular report)
 # joins the timeline when a dispatch to the sender follows within a window of its receipt:
 # `irregular_window`, passed down from Settings.irregular_window_seconds (default 24 h).
@@ -46,6 +68,8 @@ FAR_FROM_SCENE = "far_from_scene"  # arrival fix > 500 m from the case location
 ARRIVAL_WITHOUT_FIX = "arrival_without_fix"  # an arrival with no GPS position at all
 FIX_INACCURATE = "fix_inaccurate"  # arrival fix whose accuracy is worse than 500 m
 GPS_TIME_IMPLAUSIBLE = "gps_time_implausible"  # fix_time given but not believed
+STALE_FIX = "stale_fix"  # fix older than the event by more than the stale-fix margin
+MONOTONIC_AFTER_RECEIPT = "monotonic_after_receipt"  # recorded after its push was sent
 DEVICE_TIME_AFTER_RECEIPT = "device_time_after_receipt"  # corrected clock in the future
 TIME_BEFORE_PREVIOUS = "time_before_previous"  # earlier than the device's previous seq
 NOT_DISPATCHED_SURVEYOR = "not_dispatched_surveyor"  # sender did not hold the case then
@@ -94,14 +118,26 @@ class Event:
     held: bool = False
 
 
-def event_time(row: Any) -> tuple[datetime, str, list[str]]:
-    """(time, source, flags) of one stored packet, as the module docstring decides."""
+def event_time(
+    row: Any, stale_fix: timedelta = DEFAULT_STALE_FIX
+) -> tuple[datetime, str, list[str]]:
+    """(time, source, flags) of one stored packet, as the module docstring decides; a fix
+    older than the other times by more than `stale_fix` is stale."""
     flags: list[str] = []
     received, corrected, fix = row.received_at, row.corrected_at, row.fix_time
+    monotonic = getattr(row, "monotonic_at", None)
+    if monotonic is not None and monotonic > received:
+        flags.append(MONOTONIC_AFTER_RECEIPT)
+        monotonic = None
+    ref = corrected if monotonic is None else monotonic
     if fix is not None:
-        if fix <= received and abs(fix - corrected) <= FIX_AGREEMENT:
+        if fix <= received and ref - stale_fix <= fix <= ref + FIX_AGREEMENT:
             return fix, "gps", flags
         flags.append(GPS_TIME_IMPLAUSIBLE)
+        if fix < ref - stale_fix and ref <= received:
+            flags.append(STALE_FIX)
+    if monotonic is not None:
+        return monotonic, "device_monotonic", flags
     if corrected <= received:
         return corrected, "device_corrected", flags
     flags.append(DEVICE_TIME_AFTER_RECEIPT)
@@ -124,8 +160,8 @@ def estimate_amount(body: bytes | None, body_format: str) -> float | None:
     return float(amount) if isinstance(amount, int | float) else None
 
 
-def to_event(row: Any) -> Event:
-    time, source, flags = event_time(row)
+def to_event(row: Any, stale_fix: timedelta = DEFAULT_STALE_FIX) -> Event:
+    time, source, flags = event_time(row, stale_fix)
     amount = None
     if row.kind == "estimate_submitted":
         amount = estimate_amount(row.body, row.body_format)
@@ -162,15 +198,17 @@ def build_timeline(
     rows: Iterable[Any],
     dispatches: Sequence[DispatchFact],
     irregular_window: timedelta,
+    stale_fix: timedelta = DEFAULT_STALE_FIX,
 ) -> list[Event]:
     """The case's ordered events from its accepted (and held) packet rows, with flags; a
-    held row joins only when a dispatch to its sender follows within `irregular_window`.
+    held row joins only when a dispatch to its sender follows within `irregular_window`,
+    and a GPS fix older than the other times by more than `stale_fix` is not believed.
 
     The result depends only on the set of rows, never on the order they arrived in.
     """
     by_device: dict[str, list[Event]] = {}
     for row in rows:
-        event = to_event(row)
+        event = to_event(row, stale_fix)
         if event.held:
             answered = irregular_dispatch(
                 dispatches, event.surveyor_id, event.received_at, irregular_window

@@ -71,6 +71,8 @@ class Timing:
     state: str
     source: str | None
     flags: list[str]
+    # The team whose limits were looked up (the dispatch's; None: no team's).
+    team: str | None = None
 
     @property
     def seconds_left(self) -> int:
@@ -244,4 +246,5 @@ def judge(measured: Measure, limits: Limits, now: datetime) -> Timing:
         state=state,
         source=measured.source,
         flags=list(measured.flags),
+        team=measured.team,
     )

@@ -46,7 +46,8 @@ async def create_user(
     team: str | None = None,
 ) -> str:
     """Create a user and return its new token (the only time it exists in clear);
-    `max_approve` is a reviewer's approval authority in yuan (None: no limit)."""
+    `max_approve` is a reviewer's approval authority in yuan (None: no limit), `team` a
+    surveyor's team (its limits apply to their dispatches)."""
     name = name.strip()
     if not name or len(name) > 100:
         raise UserError("name must be 1 to 100 characters")

@@ -40,6 +40,7 @@ from server.settings import Settings, SettingsError
 
 ROUTES = [health, CaseController, SyncController, ReviewController, read_board, read_sla_report]
 ROUTES += [MediaController, UploadController, DeviceController]
+MAX_STALE_FIX_SECONDS = 7 * 24 * 3600  # a week: anything more is no margin at all
 
 
 def create_app(
@@ -50,6 +51,7 @@ def create_app(
     clock = clock or server_clock(settings)
     limits = limits_in_force(settings)
     load = load_policy(settings)
+    stale_fix = stale_fix_margin(settings)
     rules = settings.intake_rules
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
@@ -86,6 +88,7 @@ def create_app(
             "limits": Provide(lambda: limits, use_cache=True, sync_to_thread=False),
             "rules": Provide(lambda: rules, use_cache=True, sync_to_thread=False),
             "load": Provide(lambda: load, use_cache=True, sync_to_thread=False),
+            "stale_fix": Provide(lambda: stale_fix, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
@@ -115,9 +118,10 @@ def provide_case_service(
     load: NamedDependency[LoadPolicy],
     user: NamedDependency[User],
     rules: NamedDependency[IntakeRules],
+    stale_fix: NamedDependency[timedelta],
 ) -> CaseService:
     """The case domain for this request: its session, as its user."""
-    return CaseService(db_session, clock, limits, user, rules, load=load)
+    return CaseService(db_session, clock, limits, user, rules, load=load, stale_fix=stale_fix)
 
 
 def load_policy(settings: Settings) -> LoadPolicy:
@@ -128,6 +132,16 @@ def load_policy(settings: Settings) -> LoadPolicy:
         window=timedelta(seconds=settings.load_window_seconds),
         warn_count=settings.load_warn_count,
     )
+
+
+def stale_fix_margin(settings: Settings) -> timedelta:
+    """How much older than an event's other times a GPS fix may be (KANCHA_STALE_FIX_SECONDS)."""
+    if not 0 <= settings.stale_fix_seconds <= MAX_STALE_FIX_SECONDS:
+        raise SettingsError(
+            f"KANCHA_STALE_FIX_SECONDS: must be 0 to {MAX_STALE_FIX_SECONDS}, "
+            f"got {settings.stale_fix_seconds}"
+        )
+    return timedelta(seconds=settings.stale_fix_seconds)
 
 
 def limits_in_force(settings: Settings) -> Limits:

@@ -153,13 +153,14 @@ def cmd_user_list(settings: Settings, args: argparse.Namespace) -> int:
         state = f"revoked {user.revoked_at:%Y-%m-%d %H:%M}" if user.revoked_at else "active"
         authority = "" if user.max_approve is None else f"\tmax_approve {yuan(user.max_approve)}"
         team = f"\tteam {user.team}" if user.team else ""
-        print(f"{user.name}\t{user.role}\t{state}{team}{authority}")
+        print(f"{user.name}\t{user.role}\t{state}{authority}{team}")
     return 0
 
 
 def cmd_user_team(settings: Settings, args: argparse.Namespace) -> int:
     _prepare(settings)
-    team = asyncio.run(_with_session(settings, lambda s: set_team(s, args.name, args.team))())
+    wanted = None if args.team == "none" else args.team
+    team = asyncio.run(_with_session(settings, lambda s: set_team(s, args.name, wanted))())
     print(f"{args.name} is in team {team}" if team else f"{args.name} is in no team")
     return 0
 
@@ -175,10 +176,11 @@ def cmd_user_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute every case's timeline, timings and progress from the log."""
     from cases.recalc import recalc_everything
-    from server.app import limits_in_force
+    from server.app import limits_in_force, stale_fix_margin
 
     _prepare(settings)
     tiers = limits_in_force(settings).tiers
+    stale_fix = stale_fix_margin(settings)
 
     async def run() -> dict[str, float]:
         database = Database(settings.resolved_database_url)
@@ -187,6 +189,7 @@ def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
                 database.write_sessions,
                 tiers=tiers,
                 irregular_window=settings.intake_rules.irregular_window,
+                stale_fix=stale_fix,
                 batch=max(1, args.batch),
             )
         finally:
@@ -246,9 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     token = user.add_parser("token", help="issue a new token for a user; prints it last")
     token.add_argument("name")
     token.set_defaults(func=cmd_user_token)
-    team = user.add_parser("team", help="put a user in a team (no team given: in none)")
+    team = user.add_parser("team", help="put a user in a team (none, or no team given: in none)")
     team.add_argument("name")
-    team.add_argument("team", nargs="?", default=None)
+    team.add_argument("team", nargs="?", default=None, metavar="TEAM|none")
     team.set_defaults(func=cmd_user_team)
     revoke = user.add_parser("revoke", help="revoke a user's token")
     revoke.add_argument("name")

@@ -49,6 +49,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A held packet (irregular report) joins the timeline when a dispatch to its sender
     # follows within this long of its receipt.
     irregular_window_seconds: int = 24 * 3600
+    # A GPS fix older than an event's other times (its monotonic or corrected device time)
+    # by more than this is flagged stale_fix and not taken as the event's time.
+    stale_fix_seconds: int = 300
     # Push batches beyond these are refused whole (413).
     max_batch_packets: int = 500
     max_batch_bytes: int = 5 * MiB

@@ -39,6 +39,12 @@ def add_simulate_parser(sub) -> argparse.ArgumentParser:
     )
     add("--reorder", type=_share, default=DEFAULTS.reorder, help="share of flushes out of order")
     add("--clock-skew", type=float, default=DEFAULTS.clock_skew_min, help="max minutes off")
+    add(
+        "--clock-corrected",
+        type=_share,
+        default=DEFAULTS.clock_corrected,
+        help="share of tablets 3-9x --clock-skew wrong, corrected mid-queue (monotonic clock)",
+    )
     add("--photos", type=int, default=DEFAULTS.photos, help="photos per case (plus documents)")
     add("--tus", type=_share, default=DEFAULTS.tus_share, help="share of photos sent by tus")
     add("--no-fix", type=_share, default=DEFAULTS.no_fix, help="share of events without GPS")
@@ -123,6 +129,7 @@ def run_from_args(settings: ClockSettings, args: argparse.Namespace) -> int:
         duplicates=args.duplicates,
         reorder=args.reorder,
         clock_skew_min=args.clock_skew,
+        clock_corrected=args.clock_corrected,
         photos=args.photos,
         tus_share=args.tus,
         no_fix=args.no_fix,

@@ -82,6 +82,7 @@ def compare_packets(fetched: list[Fetched], ledger: Ledger) -> dict:
         "batches_raced": ledger.batches_raced,
         "batches_reordered": ledger.batches_reordered,
         "flushes_after_offline": ledger.offline_flushes,
+        "clock_corrected_midqueue": ledger.clock_corrected_midqueue,
     }
     if not fetched or any(f.case is None or "events" not in f.case for f in fetched):
         result["stored"] = UNAVAILABLE

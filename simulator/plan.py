@@ -23,6 +23,8 @@ class Options:
     duplicates: float = 0.1
     reorder: float = 0.1
     clock_skew_min: float = 10.0
+    # Share of tablets whose clock is far wrong and corrected mid-queue (simulator/clocks.py).
+    clock_corrected: float = 0.3
     photos: int = 3
     tus_share: float = 0.3
     no_fix: float = 0.0
@@ -123,6 +125,11 @@ class DevicePlan:
     cases: list[CasePlan]
     offline: list[tuple[float, float]]  # sim seconds after the day's start
     msgpack: bool
+    # The clock model (simulator/clocks.py): when the wall clock is corrected and to what,
+    # and when the tablet booted (it then sends its monotonic clock), in sim seconds.
+    correct_at_s: float | None = None
+    skew_after_s: float = 0.0
+    boot_s: float | None = None
 
 
 def offset_m(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
@@ -274,6 +281,9 @@ def plan_day(opts: Options, run_tag: str) -> list[DevicePlan]:
                 msgpack=d % 2 == 1,
             )
         )
+    from simulator.clocks import plan_clocks  # clocks.py builds on this module's types
+
+    plan_clocks(opts, devices)
     return devices
 
 

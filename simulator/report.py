@@ -79,7 +79,8 @@ def text_report(result: dict[str, Any]) -> str:
         f"stored twice {p.get('stored_twice', '-')}  rejected {p['rejected']}  "
         f"({p['pushes']} pushes; {p['batches_flushed_twice']} batches sent twice, "
         f"{p['batches_raced']} raced, {p['batches_reordered']} reordered, "
-        f"{p['flushes_after_offline']} flushes after no signal)",
+        f"{p['flushes_after_offline']} flushes after no signal, "
+        f"{p.get('clock_corrected_midqueue', 0)} stamped by a wrong clock and sent corrected)",
         f"photos   sent {m['sent']}  stored {m.get('stored')}  corrupted {m.get('corrupted', '-')}"
         f"  missing {m.get('missing', '-')}  (PUT {m['uploads_put']}, tus {m['uploads_tus']}, "
         f"{m['tus_resumed_midway']} resumed midway)",

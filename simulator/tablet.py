@@ -17,6 +17,7 @@ import httpx
 import msgspec
 
 from cases.clock import Clock
+from simulator.clocks import TabletClock
 from simulator.photos import LOCAL, make_jpeg
 from simulator.plan import CasePlan, DevicePlan, Options, Photo, Step
 from simulator.progress import Progress
@@ -80,7 +81,8 @@ class Tablet:
         self.truths = truths
         self.device_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{plan.name}/{env.opts.seed}"))
         self.rng = random.Random(f"{env.opts.seed}/{plan.index}")
-        self.skew = timedelta(seconds=plan.skew_s)
+        self.clocks = TabletClock.of(plan, env.day_start, env.opts.seed)
+        self.wrong_clock: set[str] = set()  # packets recorded before the clock's correction
         self.seq = 0
         self.queue: list[dict] = []
         self.media: dict[str, tuple[bytes, bool]] = {}  # sha -> (bytes, via tus), not yet sent
@@ -185,9 +187,12 @@ class Tablet:
             "seq": self.seq,
             "case_id": truth.case_id,
             "kind": step.kind,
-            "occurred_at": stamp(when + self.skew),
+            "occurred_at": stamp(self.clocks.wall(when)),
             "data": step.data,
+            **self.clocks.reading(when),
         }
+        if self.clocks.wrong_at(when):
+            self.wrong_clock.add(packet["packet_id"])
         if step.has_fix:
             packet["gps"] = {
                 "lat": round(step.lat, 7),
@@ -211,7 +216,7 @@ class Tablet:
         if data is None:
             loop = asyncio.get_running_loop()
             data = await loop.run_in_executor(
-                self.env.cameras, make_jpeg, photo, when + self.skew, when
+                self.env.cameras, make_jpeg, photo, self.clocks.wall(when), when
             )
             if photo in self.env.reused:  # a reused photo must be the very same bytes
                 data = self.env.shared_photos.setdefault(photo, data)
@@ -274,7 +279,8 @@ class Tablet:
         env, ledger = self.env, self.env.ledger
         body = {"device_id": self.device_id, "sent_at": "", "packets": batch}
         started = time.perf_counter()
-        body["sent_at"] = stamp(env.clock.now() + self.skew)
+        now = env.clock.now()
+        body.update(sent_at=stamp(self.clocks.wall(now)), **self.clocks.reading(now))
         if self.plan.msgpack:
             content = msgspec.msgpack.encode(body)
             kind = "application/msgpack"
@@ -299,6 +305,8 @@ class Tablet:
             ledger.statuses[result["status"]] += 1
             if result["status"] == "accepted":
                 ledger.push_rtt.setdefault(result["packet_id"], rtt)
+                if result["packet_id"] in self.wrong_clock and not self.clocks.wrong_at(now):
+                    ledger.clock_corrected_midqueue += 1  # stamped wrong, sent corrected
             elif result["status"] == "rejected":
                 ledger.rejected[result["packet_id"]] = result.get("reason") or ""
         acked = outcome["acked_through"]

@@ -89,6 +89,7 @@ class Ledger:
     tus_resumed: list[int] = field(default_factory=list)  # offsets uploads resumed from
     media_errors: Counter = field(default_factory=Counter)
     max_lag_s: float = 0.0  # how late (simulated s) an event was recorded after its time
+    clock_corrected_midqueue: int = 0  # packets stamped by a wrong clock, sent once corrected
     unsent: int = 0  # packets still queued when the tablet gave up
     notes: list[str] = field(default_factory=list)
     latency: dict[str, list[float]] = field(default_factory=dict)  # request kind -> real s

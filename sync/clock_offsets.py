@@ -30,3 +30,25 @@ def estimate_offset_ms(recent: list[tuple[datetime, int]], received_at: datetime
     if not window:
         raise ValueError("no clock samples")
     return min(window)
+
+
+def monotonic_at(
+    received_at: datetime,
+    push_boot: str | None,
+    push_elapsed_ms: int | None,
+    boot_id: str | None,
+    elapsed_ms: int | None,
+) -> datetime | None:
+    """When a packet was recorded, by the tablet's monotonic clock: the push's receipt minus
+    the monotonic time that passed on the tablet between recording and sending.
+
+    Only when the packet and its push share a boot (a reboot restarts the count) and both
+    carry a reading. The receipt stands for the push's sending, so the result is late by at
+    most the push's transit, however wrong or corrected the tablet's wall clock was. A packet
+    read after its push (a tablet's bug) gives a time after receipt: stored as it is, the
+    timeline refuses it (cases/timeline.py)."""
+    if push_boot is None or push_elapsed_ms is None or elapsed_ms is None:
+        return None
+    if boot_id != push_boot:
+        return None
+    return received_at - timedelta(milliseconds=push_elapsed_ms - elapsed_ms)

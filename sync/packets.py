@@ -51,6 +51,27 @@ Category = Literal[
 KINDS: tuple[str, ...] = get_args(Kind)
 CATEGORIES: tuple[str, ...] = get_args(Category)
 Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$", description="SHA-256, hex")]
+# The tablet's monotonic clock: which boot, and milliseconds since it (never moved by a
+# wall-clock correction). Ten years of uptime is the most a reading may claim.
+MAX_ELAPSED_MS = 10 * 366 * 24 * 3600 * 1000
+BootId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="the tablet's boot (e.g. Android's boot id, a UUID); with elapsed_ms",
+    ),
+]
+ElapsedMs = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=MAX_ELAPSED_MS,
+        description="when the packet was recorded: milliseconds (0 or more) since that boot "
+        "on the tablet's monotonic clock (SystemClock.elapsedRealtime); with boot_id",
+    ),
+]
 
 
 class Gps(msgspec.Struct, forbid_unknown_fields=False):
@@ -69,6 +90,17 @@ class Packet(msgspec.Struct, kw_only=True):
     gps: Gps | None = None
     data: dict[str, Any] = {}
     media: Annotated[list[Sha256], msgspec.Meta(max_length=200)] = []
+    # When the event was recorded on the tablet's monotonic clock (optional, both or none).
+    boot_id: BootId | None = None
+    elapsed_ms: ElapsedMs | None = None
+
+
+def check_monotonic(boot_id: str | None, elapsed_ms: int | None, at: str = "") -> None:
+    """`boot_id` and `elapsed_ms` come together or not at all (400 naming the one missing)."""
+    if (boot_id is None) != (elapsed_ms is None):
+        missing = "boot_id" if boot_id is None else "elapsed_ms"
+        other = "elapsed_ms" if boot_id is None else "boot_id"
+        raise Refusal(f"{at}.{missing}" if at else missing, f"must be given with {other}")
 
 
 def check_data(packet: Packet, at: str = "") -> None:
@@ -84,6 +116,7 @@ def check_data(packet: Packet, at: str = "") -> None:
     ):
         if when is not None and (problem := time_out_of_range(when)):
             raise refused(name, problem)
+    check_monotonic(packet.boot_id, packet.elapsed_ms, at)
     data = packet.data
     if packet.kind in ("photo", "document"):
         category = data.get("category")
@@ -123,8 +156,12 @@ _canonical = msgspec.json.Encoder(order="sorted")
 
 def digest(packet: Packet) -> str:
     """SHA-256 of the packet's canonical form: the same content digests the same whether
-    it came as JSON or MessagePack, with keys in any order and times in any offset."""
+    it came as JSON or MessagePack, with keys in any order and times in any offset.
+    A packet without the monotonic fields digests as it did before they existed."""
     plain = msgspec.to_builtins(packet)
+    for name in ("boot_id", "elapsed_ms"):
+        if plain[name] is None:
+            del plain[name]
     plain["occurred_at"] = _utc(packet.occurred_at)
     if packet.gps is not None and packet.gps.fix_time is not None:
         plain["gps"]["fix_time"] = _utc(packet.gps.fix_time)

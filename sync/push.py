@@ -29,6 +29,7 @@ from sync.clock_offsets import (
     OFFSET_WINDOW,
     OFFSET_WINDOW_SAMPLES,
     estimate_offset_ms,
+    monotonic_at,
     offset_sample_ms,
 )
 from sync.decide import CONFLICT, Decision, Held, Prior, decide_batch
@@ -65,13 +66,16 @@ class Incoming:
 @dataclass(frozen=True)
 class Push:
     """One push as the server takes it: who sent it, from which tablet, its clock's `sent_at`,
-    its decoded packets, and the server's time of receipt."""
+    its decoded packets, the server's time of receipt, and the tablet's monotonic clock at
+    sending (boot, ms since it), when the tablet sends one."""
 
     surveyor: User
     device_id: str
     sent_at: datetime
     packets: Sequence[Incoming]
     now: datetime
+    boot_id: str | None = None
+    elapsed_ms: int | None = None
 
     def fields(self) -> tuple[User, str, datetime, Sequence[Incoming], datetime]:
         return self.surveyor, self.device_id, self.sent_at, self.packets, self.now
@@ -225,19 +229,29 @@ async def read_held(
 
 
 async def ingest_push(
-    session: AsyncSession, push: Push, *, tiers: Tiers, irregular_window: timedelta
+    session: AsyncSession,
+    push: Push,
+    *,
+    tiers: Tiers,
+    irregular_window: timedelta,
+    stale_fix: timedelta,
 ) -> Outcome:
     """Settle every packet of a push and bring what derives from them up to date (timings,
     last known positions, the pull feed); the caller commits before answering the tablet.
-    Held packets join a timeline when a dispatch follows within `irregular_window`.
+    Held packets join a timeline when a dispatch follows within `irregular_window`; a GPS
+    fix older than an event's other times by more than `stale_fix` is not its time.
     """
     outcome = await _settle(session, push)
     # Case locks in id order before the feed counter (see cases/changes.py).
     await lock_cases(session, outcome.changed_case_ids)
     await recalc_cases(
-        session, outcome.milestone_case_ids, tiers=tiers, irregular_window=irregular_window
+        session,
+        outcome.milestone_case_ids,
+        tiers=tiers,
+        irregular_window=irregular_window,
+        stale_fix=stale_fix,
     )
-    await record_track(session, outcome.track)
+    await record_track(session, outcome.track, stale_fix=stale_fix)
     await cases_changed(session, outcome.changed_case_ids, push.now)
     return outcome
 
@@ -251,7 +265,7 @@ async def _settle(session: AsyncSession, push: Push) -> Outcome:
 
     results = results_of(packets, decisions)
     logged = [(p, d) for p, d in zip(packets, decisions, strict=True) if d.write == "log"]
-    new_rows = [_log_row(p, d, surveyor, device_id, offset_ms, now) for p, d in logged]
+    new_rows = [_log_row(p, d, push, offset_ms) for p, d in logged]
     conflicts = [
         _as_received(p, device_id, now)
         for p, d in zip(packets, decisions, strict=True)
@@ -325,22 +339,16 @@ def referenced_media(packets: Sequence[Incoming], results: Sequence[Result]) -> 
     return [sha for p, r in pairs if r.status in taken for sha in p.packet.media]
 
 
-def _log_row(
-    item: Incoming,
-    decision: Decision,
-    surveyor: User,
-    device_id: str,
-    offset_ms: int,
-    now: datetime,
-) -> dict:
-    """The row of the packet log for a packet decided new (accepted or rejected)."""
+def _log_row(item: Incoming, decision: Decision, push: Push, offset_ms: int) -> dict:
+    """The row of the packet log for a packet decided new (accepted, held or rejected)."""
     p = item.packet
     gps = p.gps
     category = p.data.get("category")
+    now = push.now
     return dict(
-        _as_received(item, device_id, now),
+        _as_received(item, push.device_id, now),
         case_id=p.case_id,
-        surveyor_id=surveyor.id,
+        surveyor_id=push.surveyor.id,
         kind=p.kind,
         status=decision.status,
         reason=decision.reason,
@@ -352,6 +360,9 @@ def _log_row(
         accuracy_m=gps.accuracy_m if gps else None,
         fix_time=gps.fix_time if gps else None,
         category=category if isinstance(category, str) else None,
+        boot_id=p.boot_id,
+        elapsed_ms=p.elapsed_ms,
+        monotonic_at=monotonic_at(now, push.boot_id, push.elapsed_ms, p.boot_id, p.elapsed_ms),
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.models import Case, CaseProgress, Review, User
 from cases.reviews import latest_reviews
+from cases.timeline import DEFAULT_STALE_FIX
 from cases.timings import Timing
 from sync.cursors import cursor_key, make_cursor_key
 from sync.pull import pull_cases
@@ -70,6 +71,7 @@ class SyncService:
         surveyor: User,
         timing_limits: Limits,
         rules: IntakeRules,
+        stale_fix: timedelta = DEFAULT_STALE_FIX,
     ) -> None:
         self.session = session  # the request's: a writer for a push, committed by the server
         self.sessions = sessions
@@ -79,16 +81,27 @@ class SyncService:
         self.surveyor = surveyor
         self.timing_limits = timing_limits
         self.rules = rules
+        self.stale_fix = stale_fix  # a GPS fix older than this before the event is stale
 
     def push_turn(self) -> asyncio.Semaphore:
         """Held (`async with`) while a push is decoded and settled."""
         return self.push_turns
 
-    async def push(self, device_id: str, sent_at: datetime, packets: Sequence[Incoming]) -> Outcome:
+    async def push(
+        self,
+        device_id: str,
+        sent_at: datetime,
+        packets: Sequence[Incoming],
+        *,
+        boot_id: str | None = None,
+        elapsed_ms: int | None = None,
+    ) -> Outcome:
         """Settle a decoded push (inside its turn): a replay is answered from a read, on
         SQLite without waiting for the one writer; anything new is ingested into the
-        request's session, refused whole (409) if the device is another surveyor's."""
-        push = Push(self.surveyor, device_id, sent_at, packets, self.clock.now())
+        request's session, refused whole (409) if the device is another surveyor's.
+        `boot_id` and `elapsed_ms`: the tablet's monotonic clock at sending, if it sent it."""
+        now = self.clock.now()
+        push = Push(self.surveyor, device_id, sent_at, packets, now, boot_id, elapsed_ms)
         async with self.sessions.session(write=False) as reader:
             settled = await replay_settled(reader, push)
         if settled is not None:
@@ -98,6 +111,7 @@ class SyncService:
             push,
             tiers=self.timing_limits.tiers,
             irregular_window=self.rules.irregular_window,
+            stale_fix=self.stale_fix,
         )
 
     async def pull(self, cursor: str | None) -> Pulled:

@@ -8,6 +8,7 @@ published through a documentation-only dependency (see `_documents_push_body`).
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Annotated
 
 import msgspec
@@ -32,7 +33,16 @@ from server.routes.cases import CaseView, case_view
 from server.settings import Settings
 from sync import wire
 from sync.decide import Status
-from sync.packets import Packet, check_data, digest, refusal, verbatim_digest
+from sync.packets import (
+    MAX_ELAPSED_MS,
+    BootId,
+    Packet,
+    check_data,
+    check_monotonic,
+    digest,
+    refusal,
+    verbatim_digest,
+)
 from sync.push import Incoming
 from sync.service import SyncLimits, SyncService
 from sync.wire import JSON, MSGPACK
@@ -40,18 +50,37 @@ from sync.wire import JSON, MSGPACK
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
 
 
+# The push's own reading of the tablet's monotonic clock, taken as it is sent.
+PushElapsedMs = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=MAX_ELAPSED_MS,
+        description="when the push is sent (read again for every attempt, like sent_at): "
+        "milliseconds (0 or more) since boot_id's boot on the tablet's monotonic clock; a "
+        "packet of that boot is timed as the push's receipt minus (this - its elapsed_ms)",
+    ),
+]
+
+
 class PushRequest(msgspec.Struct):
-    """What a tablet sends (JSON, or the same as MessagePack)."""
+    """What a tablet sends (JSON, or the same as MessagePack). `boot_id` and `elapsed_ms`
+    (optional, both or none): the tablet's monotonic clock as the push is sent; a packet of
+    the same boot is then timed by it, exactly across wall-clock corrections."""
 
     device_id: Identifier
     sent_at: AwareTime
     packets: list[Packet]
+    boot_id: BootId | None = None
+    elapsed_ms: PushElapsedMs | None = None
 
 
 class _Envelope(msgspec.Struct):
     device_id: Identifier
     sent_at: AwareTime
     packets: list[msgspec.Raw]
+    boot_id: BootId | None = None
+    elapsed_ms: PushElapsedMs | None = None
 
 
 class PacketResult(msgspec.Struct, omit_defaults=True):
@@ -110,6 +139,7 @@ def decode_push(
     envelope = wire.decode(body, _Envelope, fmt)
     if problem := time_out_of_range(envelope.sent_at):
         raise Refusal("sent_at", problem)
+    check_monotonic(envelope.boot_id, envelope.elapsed_ms)
     if len(envelope.packets) > max_packets:
         raise HTTPException(
             status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE,
@@ -135,6 +165,7 @@ def provide_sync_service(
     user: NamedDependency[User],
     limits: NamedDependency[Limits],
     rules: NamedDependency[IntakeRules],
+    stale_fix: NamedDependency[timedelta],
 ) -> SyncService:
     """The request's sync, for the surveyor it authenticates."""
     return SyncService(
@@ -146,6 +177,7 @@ def provide_sync_service(
         surveyor=user,
         timing_limits=limits,
         rules=rules,
+        stale_fix=stale_fix,
     )
 
 
@@ -174,7 +206,13 @@ class SyncController(Controller):
             envelope, incoming = decode_push(
                 body, request.headers.get("content-type", ""), sync.limits.max_batch_packets
             )
-            outcome = await sync.push(envelope.device_id, envelope.sent_at, incoming)
+            outcome = await sync.push(
+                envelope.device_id,
+                envelope.sent_at,
+                incoming,
+                boot_id=envelope.boot_id,
+                elapsed_ms=envelope.elapsed_ms,
+            )
         return msgspec.convert(outcome, PushResponse, from_attributes=True)
 
     @get(

@@ -43,6 +43,9 @@ class TimingView(msgspec.Struct, kw_only=True):
     flags: list[str]
     # The limit's variant, e.g. `arrival.city`, `estimate.medium` (what KANCHA_LIMITS sets).
     limit_key: str
+    # The team of the dispatch the timing answers, whose KANCHA_TEAM_LIMITS apply (None:
+    # no team, or a timing of the case such as report_to_arrival).
+    team: str | None = None
 
 
 class ReviewView(msgspec.Struct, kw_only=True):

@@ -40,7 +40,10 @@ async def _team(db, name, team):
 async def _limits(client, tokens, case_id) -> dict[str, tuple[int, str]]:
     response = await client.get(f"/v1/cases/{case_id}", headers=tokens["disp"])
     assert response.status_code == 200, response.text
-    return {t["name"]: (t["limit_seconds"], t["state"]) for t in response.json()["timings"]}
+    timings = response.json()["timings"]
+    # The team whose table was looked up: the case's own timing (the customer's wait) none.
+    assert all(t["team"] is None for t in timings if t["name"] == "report_to_arrival")
+    return {t["name"]: (t["limit_seconds"], t["state"]) for t in timings}
 
 
 async def _board(client, tokens) -> dict[str, dict[str, dict]]:
@@ -63,6 +66,9 @@ async def test_an_ordinary_team_arrival_is_judged_against_20_minutes(client, tok
     assert mine["report_to_arrival"][0] == theirs["report_to_arrival"][0] == 1800
     board = await _board(client, tokens)
     assert board[ordinary["id"]]["arrival"]["limit_seconds"] == 1200
+    assert board[ordinary["id"]]["arrival"]["team"] == "ordinary"
+    assert board[ordinary["id"]]["report_to_arrival"]["team"] is None
+    assert board[other["id"]]["arrival"]["team"] is None
     assert board[ordinary["id"]]["arrival"]["due_at"].startswith("2026-01-05T08:20:00")
     assert board[other["id"]]["arrival"]["limit_seconds"] == 1800
     pulled = await client.get("/v1/sync/pull", headers=tokens["sv1"])
@@ -131,6 +137,10 @@ async def test_user_add_with_a_team_and_user_team(tmp_path, database_url, client
     )
     case = await dispatched_case(client, tokens, surveyor="zhou")
     assert (await _limits(client, tokens, case["id"]))["arrival"][0] == 1200
+    read = await client.get(f"/v1/cases/{case['id']}", headers=tokens["disp"])
+    teams = {t["name"]: t["team"] for t in read.json()["timings"]}
+    assert teams["arrival"] == teams["accept"] == "ordinary"
+    assert teams["report_to_arrival"] is None
     token = added.stdout.strip().splitlines()[-1]
     pulled = await client.get("/v1/sync/pull", headers=bearer(token))
     assert pulled.json()["cases"][0]["id"] == case["id"]
@@ -139,6 +149,10 @@ async def test_user_add_with_a_team_and_user_team(tmp_path, database_url, client
     assert moved.returncode == 0 and "zhou is in team large" in moved.stdout
     cleared = run_kancha("user", "team", "zhou", env=env, cwd=tmp_path)
     assert cleared.returncode == 0 and "zhou is in no team" in cleared.stdout
+    run_kancha("user", "team", "zhou", "large", env=env, cwd=tmp_path)
+    cleared = run_kancha("user", "team", "zhou", "none", env=env, cwd=tmp_path)
+    assert cleared.returncode == 0 and "zhou is in no team" in cleared.stdout
+    assert "\tteam" not in run_kancha("user", "list", env=env, cwd=tmp_path).stdout
     missing = run_kancha("user", "team", "nobody", "x", env=env, cwd=tmp_path)
     assert missing.returncode == 2 and "no user named 'nobody'" in missing.stderr
 

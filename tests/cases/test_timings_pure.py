@@ -136,7 +136,11 @@ def test_event_time_prefers_a_plausible_gps_fix():
 
 def test_gps_fix_far_from_the_device_time_or_after_receipt_is_not_believed():
     stale = row(1, "arrived", 10, fix_time=at(10) - timedelta(minutes=6))
-    assert event_time(stale) == (at(10), "device_corrected", ["gps_time_implausible"])
+    assert event_time(stale) == (
+        at(10),
+        "device_corrected",
+        ["gps_time_implausible", "stale_fix"],  # older than the device time by over 5 min
+    )
     future = row(2, "arrived", 10, received=10.5, fix_time=at(11))
     assert event_time(future)[1:] == ("device_corrected", ["gps_time_implausible"])
 

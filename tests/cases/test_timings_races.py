@@ -14,6 +14,7 @@ from sqlalchemy import select
 from cases.limits import DEFAULT_TIERS
 from cases.models import CaseTiming
 from cases.recalc import recalc_cases
+from cases.timeline import DEFAULT_STALE_FIX
 from tests.factories import new_id, packet, push_body
 from tests.tablets import dispatched_live
 
@@ -54,7 +55,11 @@ async def test_racing_pushes_on_one_case_leave_consistent_timings(live_server, d
         stored = sorted(tuple(r) for r in await session.execute(select(CaseTiming.__table__)))
     async with db.session() as session:
         await recalc_cases(
-            session, [case_id], tiers=DEFAULT_TIERS, irregular_window=timedelta(hours=24)
+            session,
+            [case_id],
+            tiers=DEFAULT_TIERS,
+            irregular_window=timedelta(hours=24),
+            stale_fix=DEFAULT_STALE_FIX,
         )
         fresh = sorted(tuple(r) for r in await session.execute(select(CaseTiming.__table__)))
         await session.rollback()

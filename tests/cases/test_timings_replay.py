@@ -218,6 +218,6 @@ async def test_anomalies_are_flagged_not_dropped(client, tokens, clock):
         1200,
         "met",
         "device_corrected",
-        ["gps_time_implausible", "far_from_scene"],
+        ["gps_time_implausible", "stale_fix", "far_from_scene"],
     )
     assert got["contact"] == (1800, "overdue", None, [])

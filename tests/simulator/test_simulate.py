@@ -68,6 +68,8 @@ async def test_a_small_day_loses_nothing_and_times_every_case(database_url: str)
     assert packets["batches_reordered"] > 0 and packets["flushes_after_offline"] > 0
     assert photos["uploads_tus"] > 0 and photos["tus_resumed_midway"] == photos["uploads_tus"]
     assert photos["uploads_put"] > 0
+    # A tablet's far wrong clock was corrected mid-queue: its events still came out exact.
+    assert packets["clock_corrected_midqueue"] > 0
 
 
 async def test_against_a_running_server_with_a_users_file(
