@@ -48,6 +48,31 @@ def add_simulate_parser(sub) -> argparse.ArgumentParser:
     add("--photos", type=int, default=DEFAULTS.photos, help="photos per case (plus documents)")
     add("--tus", type=_share, default=DEFAULTS.tus_share, help="share of photos sent by tus")
     add("--no-fix", type=_share, default=DEFAULTS.no_fix, help="share of events without GPS")
+    add(
+        "--redispatch",
+        type=_share,
+        default=DEFAULTS.redispatch,
+        help="share of cases taken from their surveyor mid-way and dispatched to another",
+    )
+    add(
+        "--handover",
+        type=_share,
+        default=DEFAULTS.handover,
+        help="share of cases that are large and handed over for the estimate",
+    )
+    add(
+        "--out-of-town",
+        type=_share,
+        default=DEFAULTS.out_of_town,
+        help="share of cases out of town, delegated by the dispatcher",
+    )
+    add(
+        "--returns",
+        type=_share,
+        default=DEFAULTS.returns,
+        help="share of estimates returned by the reviewer and resubmitted",
+    )
+    add("--close", type=_share, default=DEFAULTS.close, help="share of approved cases closed")
     add("--anomalies", type=int, default=DEFAULTS.anomalies, help="of each kind (-1: ~2%%)")
     add("--seed", type=int, default=DEFAULTS.seed)
     add(
@@ -109,6 +134,11 @@ def run_from_args(settings: ClockSettings, args: argparse.Namespace) -> int:
         tus_share=args.tus,
         no_fix=args.no_fix,
         anomalies=args.anomalies,
+        redispatch=args.redispatch,
+        handover=args.handover,
+        out_of_town=args.out_of_town,
+        returns=args.returns,
+        close=args.close,
         seed=args.seed,
         speed=speed,
     )

@@ -10,16 +10,10 @@ from typing import Any
 
 import httpx
 
-from simulator.truth import CaseTruth, Ledger
+from simulator.expect import COMPARED, Expected, expected_timings
+from simulator.truth import CaseTruth, Ledger, Recorded
 
 ACCURACY_S = 2.0
-# Timing name -> (kind of the start event, or "dispatch"; kind of the end event).
-TIMED = {
-    "accept": ("dispatch", "accepted"),
-    "contact": ("dispatch", "contacted"),
-    "arrival": ("dispatch", "arrived"),
-    "estimate": (None, "estimate_submitted"),  # start depends on the loss tier
-}
 UNAVAILABLE = "not available from server"
 
 
@@ -131,60 +125,38 @@ def compare_photos(fetched: list[Fetched], ledger: Ledger) -> dict:
     return result
 
 
-def _true_ends(truth: CaseTruth, name: str) -> tuple[datetime | None, str, datetime | None, str]:
-    start_kind, end_kind = TIMED[name]
-    if start_kind is None:
-        # On the spot (from the arrival) only for a small loss on a simple-procedure case;
-        # anything else follows the 24 h rule, from the survey's completion.
-        on_spot = truth.plan.amount <= 2000 and truth.plan.simple
-        start_kind = "arrived" if on_spot else "survey_completed"
-    start = truth.dispatched_at if start_kind == "dispatch" else truth.times.get(start_kind)
-    return start, start_kind, truth.times.get(end_kind), end_kind
-
-
 def compare_timings(fetched: list[Fetched], ledger: Ledger, speed: float) -> dict:
     if not fetched or any(f.case is None or "timings" not in f.case for f in fetched):
         return {"compared": UNAVAILABLE}
     errors: list[dict] = []
     by_source: dict[str, float] = {}  # time source of an end -> its largest error
-    within: dict[str, Counter] = {name: Counter() for name in TIMED}
+    within: dict[str, Counter] = {name: Counter() for name in COMPARED}
+    checks: dict[str, Counter] = {name: Counter() for name in COMPARED}
+    unexpected: list[dict] = []
     for f in fetched:
         server = {t["name"]: t for t in f.case["timings"]}  # type: ignore[index]
         sources = {e.get("packet_id"): e.get("source") for e in f.case.get("events", [])}  # type: ignore[union-attr]
-        for name in TIMED:
-            start, start_kind, end, end_kind = _true_ends(f.truth, name)
+        expected = expected_timings(f.truth)
+        for name in COMPARED:
+            if name in server and name not in expected:
+                unexpected.append({"case_no": f.truth.plan.case_no, "timing": name})
+                checks[name]["unexpected"] += 1
+        for name, exp in expected.items():
+            checks[name]["checked"] += 1
             timing = server.get(name)
-            if timing is None or start is None or end is None:
+            if timing is None:
                 errors.append({"case_no": f.truth.plan.case_no, "timing": name, "missing": True})
                 continue
-            error = {
-                "case_no": f.truth.plan.case_no,
-                "timing": name,
-                "source": timing.get("source"),
-            }
-            worst, over = 0.0, False
-            for label, true_at, kind, server_at in (
-                ("start", start, start_kind, _when(timing.get("start"))),
-                ("end", end, end_kind, _when(timing.get("end"))),
-            ):
-                if server_at is None:
-                    error["missing"] = True
-                    break
-                off = abs((server_at - true_at).total_seconds())
-                source = (
-                    "dispatch"
-                    if kind == "dispatch"
-                    else sources.get(f.truth.first_packet.get(kind))
-                )
-                by_source[str(source)] = max(by_source.get(str(source), 0.0), round(off, 3))
-                allowed = ACCURACY_S + _latency_s(f.truth, kind, ledger, speed)
-                worst = max(worst, off)
-                over = over or off > allowed
-                error[f"{label}_error_s"] = round(off, 3)
-                error[f"{label}_allowed_s"] = round(allowed, 3)
-            error.update(error_s=round(worst, 3), over=over)
+            error = _check(f.truth.plan.case_no, name, exp, timing, sources, ledger, speed)
             errors.append(error)
-            truth_s = (end - start).total_seconds()
+            if error.get("missing"):
+                continue
+            checks[name]["agreed"] += not error["over"]
+            for source, off in error.pop("offs"):
+                by_source[source] = max(by_source.get(source, 0.0), off)
+            if exp.end is None:
+                continue  # still running, truly: no share within the limit yet
+            truth_s = (exp.end - exp.start).total_seconds()
             limit = timing.get("limit_seconds")
             counts = within[name]
             counts["cases"] += 1
@@ -194,8 +166,10 @@ def compare_timings(fetched: list[Fetched], ledger: Ledger, speed: float) -> dic
     measured = [e for e in errors if "error_s" in e]
     worst = max(measured, key=lambda e: e["error_s"], default=None)
     return {
+        "expected": len(errors),
         "compared": len(measured),
         "missing": sum(1 for e in errors if e.get("missing")),
+        "unexpected": len(unexpected),
         "max_error_s": worst["error_s"] if worst else None,
         "max_error_gps_s": by_source.get("gps"),
         "max_error_by_source_s": by_source,
@@ -203,6 +177,11 @@ def compare_timings(fetched: list[Fetched], ledger: Ledger, speed: float) -> dic
         "over_allowed": sum(1 for e in measured if e["over"]),
         "worst": worst,
         "sources": dict(Counter(e["source"] for e in measured)),
+        "per_timing": {
+            name: {k: c[k] for k in ("checked", "agreed", "unexpected")}
+            for name, c in checks.items()
+            if c
+        },
         "within_limit": {
             name: {
                 "cases": c["cases"],
@@ -210,66 +189,86 @@ def compare_timings(fetched: list[Fetched], ledger: Ledger, speed: float) -> dic
                 "server": round(c["server_within"] / c["cases"], 3) if c["cases"] else None,
             }
             for name, c in within.items()
+            if c["cases"]
         },
         "examples_over": [e for e in errors if e.get("over") or e.get("missing")][:5],
+        "examples_unexpected": unexpected[:5],
         "largest": sorted(measured, key=lambda e: -e["error_s"])[:5],
     }
 
 
-def _latency_s(truth: CaseTruth, kind: str, ledger: Ledger, speed: float) -> float:
+def _check(
+    case_no: str,
+    name: str,
+    exp: Expected,
+    timing: dict,
+    sources: dict,
+    ledger: Ledger,
+    speed: float,
+) -> dict:
+    """One timing against its truth: its limit's key, its start, and its end (or that it
+    still runs); each instant within 2 s plus what the server cannot know."""
+    error: dict[str, Any] = {"case_no": case_no, "timing": name, "source": timing.get("source")}
+    over = timing.get("limit_key") != exp.limit_key
+    if over:
+        error["limit_key"] = {"server": timing.get("limit_key"), "truth": exp.limit_key}
+    pairs = [("start", exp.start, exp.start_event, timing.get("start"))]
+    if exp.end is not None:
+        pairs.append(("end", exp.end, exp.end_event, timing.get("end")))
+    elif timing.get("end") is not None:
+        error["ended_but_truly_running"] = timing["end"]
+        over = True
+    worst, offs = 0.0, []
+    for label, true_at, event, text in pairs:
+        server_at = _when(text)
+        if server_at is None:
+            error["missing"] = True
+            return error
+        off = abs((server_at - true_at).total_seconds())
+        offs.append(("desk" if event is None else str(sources.get(event.packet_id)), round(off, 3)))
+        allowed = ACCURACY_S + _latency_s(event, ledger, speed)
+        worst = max(worst, off)
+        over = over or off > allowed
+        error[f"{label}_error_s"] = round(off, 3)
+        error[f"{label}_allowed_s"] = round(allowed, 3)
+    error.update(error_s=round(worst, 3), over=over, offs=offs)
+    return error
+
+
+def _latency_s(event: Recorded | None, ledger: Ledger, speed: float) -> float:
     """What the server cannot know: an event without a GPS fix is timed through a clock
     offset measured across the network, off by up to the push's transit time × speed."""
-    if kind == "dispatch" or truth.fixed.get(kind, True):
+    if event is None or event.fixed:
         return 0.0
-    packet_id = truth.first_packet.get(kind)
-    return ledger.push_rtt.get(packet_id, 0.0) * speed if packet_id else 0.0
+    return ledger.push_rtt.get(event.packet_id, 0.0) * speed
 
 
-def compare_anomalies(fetched: list[Fetched]) -> dict:
-    if not fetched or any(f.case is None or f.media is None for f in fetched):
-        return {"planted": UNAVAILABLE}
-    planted: Counter = Counter()
-    flagged: Counter = Counter()
-    unflagged: list[str] = []
-    unplanted: Counter = Counter()
-    reused = {f.truth.reused_sha for f in fetched if f.truth.reused_sha}
-    for f in fetched:
-        case, plan = f.case or {}, f.truth.plan
-        arrival_flags = [
-            flag
-            for e in case.get("events", [])
-            if e.get("kind") == "arrived"
-            for flag in e.get("flags", [])
-        ] + [
-            flag
-            for t in case.get("timings", [])
-            if t["name"] == "arrival"
-            for flag in t.get("flags", [])
-        ]
-        if "far_arrival" in plan.planted:
-            planted["far_arrival"] += 1
-            if arrival_flags:
-                flagged["far_arrival"] += 1
-            else:
-                unflagged.append(f"{plan.case_no}: far arrival")
-        if "reused_photo" in plan.planted:
-            planted["reused_photo"] += 1
-            item = next((m for m in f.media or [] if m["sha256"] == f.truth.reused_sha), None)
-            if item and item.get("flags"):
-                flagged["reused_photo"] += 1
-            else:
-                unflagged.append(f"{plan.case_no}: reused photo")
-        if not plan.planted.intersection({"far_arrival"}):
-            unplanted.update(arrival_flags)
-        for item in f.media or []:
-            if item["sha256"] not in reused:
-                unplanted.update(item.get("flags", []))
-        for e in case.get("events", []):
-            if e.get("kind") != "arrived":
-                unplanted.update(e.get("flags", []))
+def compare_workflow(
+    fetched: list[Fetched], board: dict | None, pulled: set[str] | None, ledger: Ledger
+) -> dict:
+    """The desk's acts as done, and each closed case readable, off the board and out of
+    the surveyors' first pulls (`pulled`: the cases those pulls hold)."""
+    on_board = {row.get("case_id") for row in (board or {}).get("cases", [])}
+    plans = [f.truth.plan for f in fetched]
+    closed = [f for f in fetched if f.truth.closed_at is not None]
+    readable = [f for f in closed if f.case is not None and f.case.get("status") == "closed"]
     return {
-        "planted": dict(planted),
-        "flagged": dict(flagged),
-        "unflagged": unflagged,
-        "unplanted_flags": dict(unplanted),
+        "planned": {
+            "redispatch": sum(any(g.purpose == "scene" for g in p.acts.legs) for p in plans),
+            "handover": sum(any(g.purpose == "estimate" for g in p.acts.legs) for p in plans),
+            "out_of_town": sum(p.zone == "out_of_town" for p in plans),
+            "returns": sum(p.acts.resubmit is not None for p in plans),
+            "close": sum(p.acts.close_after_s is not None for p in plans),
+        },
+        "done": dict(ledger.acts),
+        "refused": dict(ledger.act_errors),
+        "closed": len(closed),
+        "closed_readable": len(readable),
+        "closed_on_board": UNAVAILABLE
+        if board is None
+        else sum(f.truth.case_id in on_board for f in closed),
+        "first_pulls_hold": UNAVAILABLE if pulled is None else len(pulled),
+        "closed_pulled": UNAVAILABLE
+        if pulled is None
+        else sum(f.truth.case_id in pulled for f in closed),
     }

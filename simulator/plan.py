@@ -31,6 +31,12 @@ class Options:
     anomalies: int = -1  # of each kind; -1: about 2% of cases, at least one
     seed: int = 7
     speed: float = 360.0
+    # The claim workflow (simulator/acts.py): shares of cases, each at least one when above 0.
+    redispatch: float = 0.1  # taken from their surveyor mid-way and dispatched to another
+    handover: float = 0.05  # large cases handed to another surveyor for the estimate
+    out_of_town: float = 0.05  # delegated by the dispatcher after some minutes
+    returns: float = 0.1  # estimate returned by the reviewer, resubmitted, then approved
+    close: float = 1.0  # of the approved cases, closed by the dispatcher
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,38 @@ class Step:
     has_fix: bool = True
     data: dict = field(default_factory=dict)
     photo: Photo | None = None
+    leg: int = 0  # which dispatch of the case it answers: 0 the first, then CasePlan.acts.legs
+
+
+@dataclass
+class Leg:
+    """A later dispatch of the case to another surveyor (simulator/acts.py plans them)."""
+
+    device: int
+    purpose: str  # scene (a re-dispatch) | estimate (a handover)
+    # scene: seconds after the first dispatch; estimate: after the previous surveyor's
+    # packets are all stored (the desk hands over what it has seen surveyed).
+    after_s: float
+    steps: list[Step]
+    # A re-dispatch: what the surveyor it was taken from still records (their tablet has not
+    # heard), seconds after the re-dispatch.
+    previous_steps: list[Step] = field(default_factory=list)
+
+
+@dataclass
+class Acts:
+    """What the desk does to a case besides the first dispatch, and when (simulated s)."""
+
+    legs: list[Leg] = field(default_factory=list)
+    delegate_after_s: float | None = None  # after the first dispatch (out-of-town cases)
+    review_after_s: float | None = None  # after the estimate is stored
+    resubmit: Step | None = None  # a return: after_s counts from the return
+    approve_after_s: float = 0.0  # after the resubmitted estimate is stored
+    close_after_s: float | None = None  # after the approval
+
+    def holder(self, first: int) -> int:
+        """The device holding the case at the end (who submits and resubmits)."""
+        return self.legs[-1].device if self.legs else first
 
 
 @dataclass
@@ -71,6 +109,7 @@ class CasePlan:
     report_lead_s: float
     steps: list[Step]
     planted: set[str] = field(default_factory=set)
+    acts: Acts = field(default_factory=Acts)  # the desk's acts beyond the dispatch
 
     @property
     def duration_s(self) -> float:
@@ -116,56 +155,7 @@ def plan_case(
     lat, lon = _scene(rng, zone)
     simple = rng.random() < 0.7
     amount = rng.randint(300, 1900) if rng.random() < 0.75 else rng.randint(2500, 9500)
-
-    def fix() -> bool:
-        return rng.random() >= opts.no_fix
-
-    accepted = _late(rng, 0.08, (20, 150), (200, 420))
-    contacted = accepted + _late(rng, 0.08, (20, 120), (200, 400))
-    departed = contacted + rng.uniform(60, 240)
-    if zone == "city":
-        arrived = _late(rng, 0.1, (600, 1700), (1900, 2600))
-    else:
-        arrived = _late(rng, 0.1, (1500, 3300), (3700, 4500))
-    arrived = max(arrived, departed + 180)
-    steps = [
-        Step("accepted", accepted, *origin, fix()),
-        Step("contacted", contacted, *origin, fix()),
-        Step("departed", departed, *origin, fix()),
-    ]
-    t = departed + rng.uniform(60, 150)
-    while t < arrived - 30:
-        share = (t - departed) / (arrived - departed)
-        steps.append(
-            Step(
-                "position",
-                t,
-                origin[0] + (lat - origin[0]) * share,
-                origin[1] + (lon - origin[1]) * share,
-            )
-        )
-        t += rng.uniform(90, 150)
-    steps.append(Step("arrived", arrived, *offset_m(lat, lon, rng.uniform(-40, 40), 20)))
-    t = arrived + rng.uniform(30, 120)
-    shots = [("photo", PHOTO_CATEGORIES[i % len(PHOTO_CATEGORIES)]) for i in range(opts.photos)]
-    if simple:
-        shots += [("document", DOCUMENT_CATEGORIES[i]) for i in range(2)]
-    for number, (kind, category) in enumerate(shots):
-        plat, plon = offset_m(lat, lon, rng.uniform(-30, 30), rng.uniform(-30, 30))
-        photo = Photo(index, number, category, plat, plon, rng.random() < opts.tus_share)
-        steps.append(Step(kind, t, plat, plon, fix(), {"category": category}, photo))
-        t += rng.uniform(20, 70)
-    survey = t + rng.uniform(120, 600)
-    steps.append(Step("survey_completed", survey, lat, lon, fix()))
-    estimate = survey + (rng.uniform(60, 900) if amount < 2000 else rng.uniform(1200, 3600))
-    items = [
-        {"item": "front bumper", "yuan": amount // 2},
-        {"item": "labour", "yuan": amount - amount // 2},
-    ]
-    steps.append(
-        Step("estimate_submitted", estimate, lat, lon, fix(), {"amount": amount, "items": items})
-    )
-    return CasePlan(
+    case = CasePlan(
         index=index,
         device=device,
         case_no="",
@@ -177,8 +167,70 @@ def plan_case(
         amount=amount,
         gap_before_s=rng.uniform(60, 600),
         report_lead_s=rng.uniform(60, 300),
-        steps=steps,
+        steps=[],
     )
+    case.steps = scene_steps(rng, opts, case, origin)
+    return case
+
+
+def estimate_items(amount: int) -> list[dict]:
+    return [
+        {"item": "front bumper", "yuan": amount // 2},
+        {"item": "labour", "yuan": amount - amount // 2},
+    ]
+
+
+def scene_steps(
+    rng: random.Random, opts: Options, case: CasePlan, origin: tuple[float, float], leg: int = 0
+) -> list[Step]:
+    """A scene visit from `origin`: accept, call, drive, arrive, photograph, survey, estimate."""
+    lat, lon, amount = case.lat, case.lon, case.amount
+
+    def fix() -> bool:
+        return rng.random() >= opts.no_fix
+
+    accepted = _late(rng, 0.08, (20, 150), (200, 420))
+    contacted = accepted + _late(rng, 0.08, (20, 120), (200, 400))
+    departed = contacted + rng.uniform(60, 240)
+    if case.zone == "city":
+        arrived = _late(rng, 0.1, (600, 1700), (1900, 2600))
+    else:
+        arrived = _late(rng, 0.1, (1500, 3300), (3700, 4500))
+    arrived = max(arrived, departed + 180)
+    steps = [
+        Step("accepted", accepted, *origin, fix(), leg=leg),
+        Step("contacted", contacted, *origin, fix(), leg=leg),
+        Step("departed", departed, *origin, fix(), leg=leg),
+    ]
+    t = departed + rng.uniform(60, 150)
+    while t < arrived - 30:
+        share = (t - departed) / (arrived - departed)
+        steps.append(
+            Step(
+                "position",
+                t,
+                origin[0] + (lat - origin[0]) * share,
+                origin[1] + (lon - origin[1]) * share,
+                leg=leg,
+            )
+        )
+        t += rng.uniform(90, 150)
+    steps.append(Step("arrived", arrived, *offset_m(lat, lon, rng.uniform(-40, 40), 20), leg=leg))
+    t = arrived + rng.uniform(30, 120)
+    shots = [("photo", PHOTO_CATEGORIES[i % len(PHOTO_CATEGORIES)]) for i in range(opts.photos)]
+    if case.simple:
+        shots += [("document", DOCUMENT_CATEGORIES[i]) for i in range(2)]
+    for number, (kind, category) in enumerate(shots):
+        plat, plon = offset_m(lat, lon, rng.uniform(-30, 30), rng.uniform(-30, 30))
+        photo = Photo(case.index, number, category, plat, plon, rng.random() < opts.tus_share)
+        steps.append(Step(kind, t, plat, plon, fix(), {"category": category}, photo, leg=leg))
+        t += rng.uniform(20, 70)
+    survey = t + rng.uniform(120, 600)
+    steps.append(Step("survey_completed", survey, lat, lon, fix(), leg=leg))
+    estimate = survey + (rng.uniform(60, 900) if amount < 2000 else rng.uniform(1200, 3600))
+    data = {"amount": amount, "items": estimate_items(amount)}
+    steps.append(Step("estimate_submitted", estimate, lat, lon, fix(), data, leg=leg))
+    return steps
 
 
 def _offline_windows(rng: random.Random, share: float, span_s: float) -> list[tuple[float, float]]:
@@ -210,7 +262,11 @@ def plan_day(opts: Options, run_tag: str) -> list[DevicePlan]:
         case.case_no = f"SIM-{run_tag}-{i + 1:05d}"
         origins[d] = (case.lat, case.lon)
         per_device[d].append(case)
-    _plant(rng, opts, [c for cases in per_device for c in cases])
+    every = [c for cases in per_device for c in cases]
+    from simulator.acts import plan_acts  # acts.py builds on this module's types
+
+    plan_acts(rng, opts, every)
+    _plant(rng, opts, [c for c in every if not c.acts.legs and c.zone != "out_of_town"])
     for d in range(opts.devices):
         start = rng.uniform(0, 1200)
         span = start + sum(c.gap_before_s + c.duration_s for c in per_device[d]) + 600

@@ -33,10 +33,34 @@ def failures(result: dict[str, Any]) -> list[str]:
             found.append(f"timings: {timings['over_allowed']} off by more than allowed")
         if timings["missing"]:
             found.append(f"timings: {timings['missing']} missing or not ended")
+        if timings.get("unexpected"):
+            found.append(f"timings: {timings['unexpected']} reported that the truth has not")
     if anomalies["planted"] == UNAVAILABLE:
         found.append(f"anomalies: flags {UNAVAILABLE}")
     elif anomalies["unflagged"]:
         found.append(f"anomalies: {len(anomalies['unflagged'])} planted but not flagged")
+    found += _workflow_failures(result.get("workflow"))
+    return found
+
+
+def _workflow_failures(workflow: dict[str, Any] | None) -> list[str]:
+    if not workflow:
+        return []
+    found = []
+    refused = sum(workflow["refused"].values())
+    if refused:
+        found.append(f"workflow: {refused} desk acts refused or failed")
+    if workflow["closed_readable"] != workflow["closed"]:
+        unread = workflow["closed"] - workflow["closed_readable"]
+        found.append(f"workflow: {unread} closed cases not readable as closed")
+    if workflow["closed_on_board"] == UNAVAILABLE:
+        found.append(f"workflow: board {UNAVAILABLE}")
+    elif workflow["closed_on_board"]:
+        found.append(f"workflow: {workflow['closed_on_board']} closed cases still on the board")
+    if workflow["closed_pulled"] == UNAVAILABLE:
+        found.append(f"workflow: first pulls {UNAVAILABLE}")
+    elif workflow["closed_pulled"]:
+        found.append(f"workflow: {workflow['closed_pulled']} closed cases in a first pull")
     return found
 
 
@@ -74,6 +98,27 @@ def text_report(result: dict[str, Any]) -> str:
             for name, w in t["within_limit"].items()
         )
         lines.append(f"within limit  {shares}")
+        lines.append(
+            "agreed   "
+            + ", ".join(
+                f"{name} {c['agreed']}/{c['checked']}"
+                + (f" ({c['unexpected']} unexpected)" if c["unexpected"] else "")
+                for name, c in t["per_timing"].items()
+            )
+        )
+    w = result.get("workflow")
+    if w:
+        done = w["done"]
+        lines.append(
+            f"workflow re-dispatched {done.get('dispatch (scene)', 0)}/"
+            f"{w['planned']['redispatch']}  handed over {done.get('dispatch (estimate)', 0)}/"
+            f"{w['planned']['handover']}  delegated {done.get('delegate', 0)}/"
+            f"{w['planned']['out_of_town']}  returned {done.get('review (returned)', 0)}/"
+            f"{w['planned']['returns']}  approved {done.get('review (approved)', 0)}  "
+            f"closed {w['closed']}/{w['planned']['close']} (readable {w['closed_readable']}, "
+            f"on the board {w['closed_on_board']}, in a first pull {w['closed_pulled']})  "
+            f"refused {w['refused'] or 'none'}"
+        )
     if a["planted"] == UNAVAILABLE:
         lines.append(f"anomalies {UNAVAILABLE}")
     else:

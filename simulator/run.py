@@ -15,13 +15,15 @@ from pathlib import Path
 import httpx
 
 from cases.clock import Clock, ScaledClock
+from simulator.anomalies import compare_anomalies
 from simulator.compare import (
-    compare_anomalies,
     compare_packets,
     compare_photos,
     compare_timings,
+    compare_workflow,
     fetch_all,
 )
+from simulator.desk import Desk
 from simulator.local import create_users, own_server, read_users_file
 from simulator.plan import DevicePlan, Options, day_span_s, plan_day
 from simulator.progress import Progress
@@ -40,6 +42,7 @@ class Target:
     clock: Clock
     dispatcher: str  # token
     surveyors: dict[str, str]  # name -> token
+    reviewer: str | None = None  # token; without one, no reviews (nor returns and closes)
 
 
 def simulate(
@@ -65,7 +68,8 @@ def simulate(
         start = (now - timedelta(seconds=day_span_s(devices))).replace(microsecond=0)
         with _data_dir(keep) as data_dir:
             db_url = database_url or f"sqlite+aiosqlite:///{data_dir / 'kancha.db'}"
-            names = [(f"sim-{tag}-desk", "dispatcher")] + [(d.name, "surveyor") for d in devices]
+            names = [(f"sim-{tag}-desk", "dispatcher"), (f"sim-{tag}-review", "reviewer")]
+            names += [(d.name, "surveyor") for d in devices]
             tokens = create_users(data_dir, db_url, names)
             with own_server(data_dir, db_url, start, opts.speed, now) as base:
                 target = Target(
@@ -73,6 +77,7 @@ def simulate(
                     ScaledClock(start, opts.speed, now),
                     tokens[names[0][0]],
                     {d.name: tokens[d.name] for d in devices},
+                    tokens[names[1][0]],
                 )
                 result = asyncio.run(_play(target, opts, devices, quiet))
             if keep:
@@ -106,6 +111,7 @@ def _remote(url: str, users_file: Path | None, devices: list[DevicePlan], clock:
         )
     users = read_users_file(users_file)
     desks = [token for role, token in users.values() if role == "dispatcher"]
+    reviewers = [token for role, token in users.values() if role == "reviewer"]
     surveyors = [(name, token) for name, (role, token) in users.items() if role == "surveyor"]
     if not desks or not surveyors:
         raise SimulationError(f"{users_file}: needs a dispatcher and at least one surveyor")
@@ -116,7 +122,9 @@ def _remote(url: str, users_file: Path | None, devices: list[DevicePlan], clock:
     for device, (name, _) in zip(devices, surveyors, strict=False):
         device.name = name
     assert clock is not None
-    return Target(url.rstrip("/"), clock, desks[0], dict(surveyors))
+    return Target(
+        url.rstrip("/"), clock, desks[0], dict(surveyors), reviewers[0] if reviewers else None
+    )
 
 
 async def _play(target: Target, opts: Options, devices: list[DevicePlan], quiet: bool) -> dict:
@@ -124,7 +132,10 @@ async def _play(target: Target, opts: Options, devices: list[DevicePlan], quiet:
     cases = sorted((c for d in devices for c in d.cases), key=lambda c: c.index)
     truths = [CaseTruth(c) for c in cases]
     ledger = Ledger(truths)
-    total = sum(len(c.steps) for c in cases)
+    total = sum(
+        len(c.steps) + sum(len(g.steps) + len(g.previous_steps) for g in c.acts.legs) for c in cases
+    )
+    total += sum(c.acts.resubmit is not None for c in cases) if target.reviewer else 0
     progress = Progress(total, "day  ", "events", enabled=not quiet)
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=target.url, timeout=120, limits=limits) as http:
@@ -147,12 +158,22 @@ async def _play(target: Target, opts: Options, devices: list[DevicePlan], quiet:
         )
         day_start = env.day_start
         tablets = [Tablet(d, target.surveyors[d.name], env, truths) for d in devices]
+        reviewer = {"Authorization": f"Bearer {target.reviewer}"} if target.reviewer else None
+        if reviewer is None:
+            ledger.note("no reviewer among the users: no reviews, returns or closes played")
+        desk = Desk(env, tablets, reviewer)
+        desk.owe(cases)
+        env.on_dispatch = desk.follow
         await asyncio.gather(*(t.run() for t in tablets))
+        await desk.settle()
         day_end = target.clock.now()
         progress.close()
         checking = Progress(len(truths), "check", "cases", enabled=not quiet)
         fetched = await fetch_all(http, env.dispatcher, truths, checking)
         checking.close()
+        answer = await http.get("/v1/board", headers=env.dispatcher)
+        board = answer.json() if answer.status_code == 200 else None
+        pulled = await _first_pulls(http, tablets)
     result = {
         "day": {
             "devices": len(devices),
@@ -169,12 +190,24 @@ async def _play(target: Target, opts: Options, devices: list[DevicePlan], quiet:
         "photos": compare_photos(fetched, ledger),
         "timings": compare_timings(fetched, ledger, opts.speed),
         "anomalies": compare_anomalies(fetched),
+        "workflow": compare_workflow(fetched, board, pulled, ledger),
         "latency_ms": ledger.latency_ms(),
         "notes": ledger.notes,
     }
     result["failures"] = failures(result)
     result["ok"] = not result["failures"]
     return result
+
+
+async def _first_pulls(http: httpx.AsyncClient, tablets: list[Tablet]) -> set[str] | None:
+    """The cases in every surveyor's first pull (a tablet set up anew), None if refused."""
+    held: set[str] = set()
+    for tablet in tablets:
+        answer = await http.get("/v1/sync/pull", headers=tablet.auth)
+        if answer.status_code != 200:
+            return None
+        held |= {case["id"] for case in answer.json()["cases"]}
+    return held
 
 
 def main_error(message: str) -> int:

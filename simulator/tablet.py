@@ -8,6 +8,7 @@ import hashlib
 import random
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,11 +46,27 @@ class Env:
     # Photos are made on threads of their own, so that slow tus uploads (threads too, as
     # tuspy is blocking) never hold up a tablet's recording of events.
     cameras: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(2))
+    # Called once a case is dispatched to its tablet: the desk's acts follow (simulator/desk.py).
+    on_dispatch: Callable[[CasePlan, CaseTruth], None] | None = None
 
     async def sleep_until(self, when: datetime) -> None:
         delay = (when - self.clock.now()).total_seconds() / self.opts.speed
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+async def until(
+    condition: Callable[[], bool], every_s: float = 0.05, timeout_s: float | None = None
+) -> bool:
+    """Poll: what is waited for changes in other tasks' hands, with no event to wait on.
+    False if `timeout_s` (real) passed first."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        if condition():
+            return True
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(every_s)
 
 
 def stamp(when: datetime) -> str:
@@ -71,6 +88,7 @@ class Tablet:
         self.media: dict[str, tuple[bytes, bool]] = {}  # sha -> (bytes, via tus), not yet sent
         self.finished = False
         self.queued_offline = False
+        self.owed = 0  # legs of other surveyors' cases the desk will still hand this tablet
 
     # -- the day ---------------------------------------------------------------------------
 
@@ -89,15 +107,30 @@ class Tablet:
                     self.env.progress.advance(len(case.steps))
                     continue
                 assert truth.dispatched_at is not None
-                for step in case.steps:
-                    when = truth.dispatched_at + timedelta(seconds=step.after_s)
-                    await self.env.sleep_until(when)
-                    await self._record(case, truth, step, when)
-                    self.env.progress.advance(1)
+                if self.env.on_dispatch is not None:
+                    self.env.on_dispatch(case, truth)
+                await self._play(case, truth, case.steps, truth.dispatched_at)
                 at += timedelta(seconds=case.duration_s)
+            await until(lambda: self.owed <= 0)  # a re-dispatch, handover or return may come
         finally:
             self.finished = True
             await flusher
+
+    async def _play(self, case: CasePlan, truth: CaseTruth, steps: list[Step], start: datetime):
+        for step in steps:
+            when = start + timedelta(seconds=step.after_s)
+            await self.env.sleep_until(when)
+            await self._record(case, truth, step, when)
+            self.env.progress.advance(1)
+
+    async def play_leg(
+        self, case: CasePlan, truth: CaseTruth, steps: list[Step], start: datetime
+    ) -> None:
+        """Steps of a case handed to this tablet by the desk (see `owed`), from `start`."""
+        try:
+            await self._play(case, truth, steps, start)
+        finally:
+            self.owed -= 1
 
     async def _open(self, case: CasePlan, truth: CaseTruth) -> bool:
         """The desk takes the accident report (it came in a few minutes before)."""
@@ -122,6 +155,7 @@ class Tablet:
             env.ledger.note(f"POST /v1/cases: {opened.status_code} {opened.text[:200]}")
             return False
         truth.case_id = opened.json()["id"]
+        truth.reported_at = datetime.fromisoformat(body["reported_at"])
         return True
 
     async def _dispatch(self, truth: CaseTruth) -> bool:
@@ -172,10 +206,7 @@ class Tablet:
             truth.media[sha] = step.photo.category
             if "reused_photo" in case.planted and step.photo.case_index != case.index:
                 truth.reused_sha = sha
-        truth.times.setdefault(step.kind, when)
-        truth.fixed.setdefault(step.kind, step.has_fix)
-        truth.packet_ids.append(packet["packet_id"])
-        truth.first_packet.setdefault(step.kind, packet["packet_id"])
+        truth.record(step.leg, step.kind, when, step.has_fix, packet["packet_id"])
         if not self._online():
             self.queued_offline = True
         self.queue.append(packet)

@@ -10,17 +10,66 @@ from datetime import datetime
 from simulator.plan import CasePlan
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """An event as it truly happened."""
+
+    kind: str
+    at: datetime
+    fixed: bool  # did it carry a GPS fix
+    packet_id: str
+
+
+@dataclass
+class LegTruth:
+    """One dispatch of the case and what its surveyor recorded for it."""
+
+    device: int
+    purpose: str
+    dispatched_at: datetime | None = None  # the server's, from its answer
+    events: list[Recorded] = field(default_factory=list)
+
+    def first(self, kind: str) -> Recorded | None:
+        return next((e for e in self.events if e.kind == kind), None)
+
+    def all(self, kind: str) -> list[Recorded]:
+        return [e for e in self.events if e.kind == kind]
+
+
 @dataclass
 class CaseTruth:
     plan: CasePlan
     case_id: str | None = None
-    dispatched_at: datetime | None = None
-    times: dict[str, datetime] = field(default_factory=dict)  # first event of each kind
-    fixed: dict[str, bool] = field(default_factory=dict)  # did that event carry a GPS fix
+    reported_at: datetime | None = None  # as sent when opening the case
+    legs: list[LegTruth] = field(default_factory=list)
     packet_ids: list[str] = field(default_factory=list)
-    first_packet: dict[str, str] = field(default_factory=dict)  # kind -> its first packet_id
     media: dict[str, str] = field(default_factory=dict)  # sha256 -> category
     reused_sha: str | None = None
+    # The desk's acts, each at the server's instant as its answer gives it.
+    delegated_at: datetime | None = None
+    reviews: list[tuple[str, datetime]] = field(default_factory=list)  # (decision, at)
+    closed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not self.legs:
+            self.legs = [LegTruth(self.plan.device, "scene")]
+            self.legs += [LegTruth(leg.device, leg.purpose) for leg in self.plan.acts.legs]
+
+    @property
+    def dispatched_at(self) -> datetime | None:
+        """The first dispatch (the tablet's own)."""
+        return self.legs[0].dispatched_at
+
+    @dispatched_at.setter
+    def dispatched_at(self, value: datetime | None) -> None:
+        self.legs[0].dispatched_at = value
+
+    def record(self, leg: int, kind: str, at: datetime, fixed: bool, packet_id: str) -> None:
+        self.legs[leg].events.append(Recorded(kind, at, fixed, packet_id))
+        self.packet_ids.append(packet_id)
+
+    def dispatched(self) -> list[LegTruth]:
+        return [leg for leg in self.legs if leg.dispatched_at is not None]
 
 
 @dataclass
@@ -44,6 +93,8 @@ class Ledger:
     unsent: int = 0  # packets still queued when the tablet gave up
     notes: list[str] = field(default_factory=list)
     latency: dict[str, list[float]] = field(default_factory=dict)  # request kind -> real s
+    acts: Counter = field(default_factory=Counter)  # desk acts done, by kind
+    act_errors: Counter = field(default_factory=Counter)  # desk acts the server refused
 
     def took(self, kind: str, seconds: float) -> None:
         self.latency.setdefault(kind, []).append(seconds)

@@ -44,11 +44,14 @@ def _assert_clean(report: dict, cases: int) -> None:
     assert packets["lost"] == 0 and packets["stored_twice"] == 0 and packets["rejected"] == 0
     assert photos["sent"] > 0 and photos["stored"] == photos["sent"]
     assert photos["corrupted"] == 0 and photos["missing"] == 0
-    assert timings["compared"] == 4 * cases and timings["missing"] == 0
+    # Every case dispatched has its scene timings, and the customer's wait unless out of town.
+    assert timings["compared"] == timings["expected"] >= 3 * cases
+    assert timings["missing"] == 0 and timings["unexpected"] == 0
     assert timings["over_allowed"] == 0
+    assert all(c["agreed"] == c["checked"] for c in timings["per_timing"].values())
     assert timings["max_error_gps_s"] <= 2.0
     assert anomalies["planted"] == anomalies["flagged"]
-    assert set(anomalies["planted"]) == {"reused_photo", "far_arrival"}
+    assert {"reused_photo", "far_arrival"} <= set(anomalies["planted"])
     assert report["ok"] is True and report["failures"] == []
 
 
@@ -79,7 +82,8 @@ async def test_against_a_running_server_with_a_users_file(
         "KANCHA_CLOCK_START": (now - timedelta(hours=3)).isoformat(),
         "KANCHA_CLOCK_ANCHOR": now.isoformat(),
     }
-    users = [("desk", "dispatcher"), ("field1", "surveyor"), ("field2", "surveyor")]
+    users = [("desk", "dispatcher"), ("check", "reviewer")]
+    users += [("field1", "surveyor"), ("field2", "surveyor")]
     lines = [f"{name} {role} {await make_user(db, name, role, now)}" for name, role in users]
     users_file = tmp_path / "users.txt"
     users_file.write_text("\n".join(lines) + "\n")
@@ -91,14 +95,67 @@ async def test_against_a_running_server_with_a_users_file(
     assert code == 0, stderr + json.dumps(report.get("failures"))
     _assert_clean(report, cases=3)
     assert report["day"]["speed"] == 900
+    # The reviewer of the file approved every estimate (the default --close 1: all closed).
+    done = report["workflow"]["done"]
+    assert done["review (approved)"] == done["close"] == report["workflow"]["planned"]["close"]
+
+
+WORKFLOW_DAY = [
+    "--devices", "3", "--cases", "8", "--photos", "1", "--speed", "900", "--seed", "3",
+    "--redispatch", "0.25", "--handover", "0.25", "--out-of-town", "0.25",
+    "--returns", "0.5", "--close", "1", "--no-fix", "0.2", "--anomalies", "1",
+]  # fmt: skip
+
+
+async def test_a_day_with_the_whole_claim_workflow_agrees(database_url: str) -> None:
+    """Re-dispatches, handovers, delegations, returns and closes: every timing the server
+    reports agrees with the truth, and every closed case is readable and off the board."""
+    code, report, stderr = await asyncio.to_thread(
+        _simulate, [*WORKFLOW_DAY, "--database-url", database_url]
+    )
+    assert code == 0, stderr + json.dumps(report.get("failures"))
+    _assert_clean(report, cases=8)
+    workflow, per_timing = report["workflow"], report["timings"]["per_timing"]
+    assert workflow["planned"] == {
+        "redispatch": 2,
+        "handover": 2,
+        "out_of_town": 2,
+        "returns": 3,
+        "close": 6,
+    }
+    assert workflow["done"] == {
+        "dispatch (scene)": 2,
+        "dispatch (estimate)": 2,
+        "delegate": 2,
+        "review (returned)": 3,
+        "review (approved)": 6,
+        "close": 6,
+    }
+    assert workflow["refused"] == {}
+    assert workflow["closed"] == workflow["closed_readable"] == 6
+    assert workflow["closed_on_board"] == workflow["closed_pulled"] == 0
+    # Out-of-town cases are timed by their delegation, not by an arrival or the customer's wait.
+    assert per_timing["delegation"] == {"checked": 2, "agreed": 2, "unexpected": 0}
+    assert per_timing["arrival"]["checked"] == per_timing["report_to_arrival"]["checked"] == 6
+    assert per_timing["resubmit"] == {"checked": 3, "agreed": 3, "unexpected": 0}
+    # The surveyor a case was taken from went on and arrived first: flagged, ending nothing.
+    anomalies = report["anomalies"]
+    assert anomalies["planted"]["taken_from"] == anomalies["flagged"]["taken_from"] == 2
 
 
 def test_the_verdict_names_every_kind_of_failure() -> None:
     result = {
         "packets": {"stored": 9, "lost": 1, "stored_twice": 2, "rejected": 0, "unsent": 3},
         "photos": {"stored": UNAVAILABLE},
-        "timings": {"compared": 4, "over_allowed": 1, "missing": 0},
+        "timings": {"compared": 4, "over_allowed": 1, "missing": 0, "unexpected": 2},
         "anomalies": {"planted": {"far_arrival": 1}, "unflagged": ["RPT-1: far arrival"]},
+        "workflow": {
+            "refused": {"close: 409": 1},
+            "closed": 3,
+            "closed_readable": 2,
+            "closed_on_board": 1,
+            "closed_pulled": 2,
+        },
     }
     assert failures(result) == [
         "packets: 1 lost",
@@ -106,7 +163,12 @@ def test_the_verdict_names_every_kind_of_failure() -> None:
         "packets: 3 unsent",
         f"photos: stored {UNAVAILABLE} (case media)",
         "timings: 1 off by more than allowed",
+        "timings: 2 reported that the truth has not",
         "anomalies: 1 planted but not flagged",
+        "workflow: 1 desk acts refused or failed",
+        "workflow: 1 closed cases not readable as closed",
+        "workflow: 1 closed cases still on the board",
+        "workflow: 2 closed cases in a first pull",
     ]
 
 
