@@ -36,7 +36,8 @@ from server.routes.cases import case_detail
 from server.settings import Settings
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
-Form = Annotated[dict[str, str], FORM]
+# Any: a field sent twice comes as a list, read as its first value (never a JSON 400).
+Form = Annotated[dict[str, Any], FORM]
 DISPATCHER = [desk("dispatcher")]
 DONE = ("opened", "existing", "dispatched", "delegated", "closed")
 FILTERS_FORM = "board-filters"  # the id of the filter form (htmx sends it as HX-Trigger)
@@ -160,9 +161,9 @@ async def _case_page(
     )
 
 
-def _back(value: str | None) -> str:
+def _back(value: object) -> str:
     """The board's filters a form came from (sanitised like any query string)."""
-    return Filters.of(dict(parse_qsl(value or ""))).query
+    return Filters.of(dict(parse_qsl(value if isinstance(value, str) else ""))).query
 
 
 @get("/board/cases/{case_id:uuid}", guards=DISPATCHER, include_in_schema=False)
@@ -182,7 +183,7 @@ async def _act(
     cases: CaseService,
     db_session: AsyncSession,
     case_id: str,
-    data: dict[str, str],
+    data: dict[str, Any],
     form: str,
     act: Any,
 ) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TypeVar
 
@@ -30,16 +31,18 @@ def _convert(value: dict[str, object], wire_type: type[T]) -> T:
         raise Refusal(FORM_FIELDS.get(path, path), message) from None
 
 
-def _text(data: dict[str, str], name: str) -> str:
+def _text(data: Mapping[str, object], name: str) -> str:
     value = data.get(name)
+    if isinstance(value, list):  # sent twice: the first one
+        value = value[0] if value else None
     return value.strip() if isinstance(value, str) else ""
 
 
-def _optional(data: dict[str, str], name: str) -> str | None:
+def _optional(data: Mapping[str, object], name: str) -> str | None:
     return _text(data, name) or None
 
 
-def local_time(data: dict[str, str], name: str, zone: timezone) -> datetime | None:
+def local_time(data: Mapping[str, object], name: str, zone: timezone) -> datetime | None:
     """A time as typed at the desk: read in the branch's zone unless it names its offset."""
     text = _text(data, name)
     if not text:
@@ -51,7 +54,7 @@ def local_time(data: dict[str, str], name: str, zone: timezone) -> datetime | No
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
-def _number(data: dict[str, str], name: str) -> float:
+def _number(data: Mapping[str, object], name: str) -> float:
     try:
         value = float(_text(data, name))
     except ValueError:
@@ -61,7 +64,7 @@ def _number(data: dict[str, str], name: str) -> float:
     return value
 
 
-def new_case(data: dict[str, str], zone: timezone) -> NewCase:
+def new_case(data: Mapping[str, object], zone: timezone) -> NewCase:
     reported_at = local_time(data, "reported_at", zone)
     if reported_at is None:
         raise Refusal("reported_at", "when the accident was reported is needed")
@@ -72,22 +75,22 @@ def new_case(data: dict[str, str], zone: timezone) -> NewCase:
         "address": _text(data, "address"),
         "zone": _text(data, "zone"),
         "plate": _optional(data, "plate"),
-        "simple_procedure": bool(data.get("simple_procedure")),
+        "simple_procedure": bool(_text(data, "simple_procedure")),
         "occurred_at": local_time(data, "occurred_at", zone),
         "delegated_from": _optional(data, "delegated_from"),
     }
     return _convert(body, NewCase)
 
 
-def dispatch_request(data: dict[str, str]) -> DispatchRequest:
+def dispatch_request(data: Mapping[str, object]) -> DispatchRequest:
     body = {"surveyor": _text(data, "surveyor"), "purpose": _text(data, "purpose") or "scene"}
     return _convert(body, DispatchRequest)
 
 
-def delegate_request(data: dict[str, str]) -> DelegateRequest:
+def delegate_request(data: Mapping[str, object]) -> DelegateRequest:
     body = {"to": _text(data, "to"), "reference": _optional(data, "reference")}
     return _convert(body, DelegateRequest)
 
 
-def close_request(data: dict[str, str]) -> CloseRequest:
+def close_request(data: Mapping[str, object]) -> CloseRequest:
     return _convert({"reason": _optional(data, "reason")}, CloseRequest)

@@ -147,6 +147,12 @@ async def test_a_refused_new_case_is_shown_beside_the_form(client, tokens, db):
     assert when.status_code == 400 and "reported_at: must be a date and time" in when.text
     nothing = await client.post("/board/cases", data={**form, "case_no": "  "})
     assert nothing.status_code == 400 and "case_no" in nothing.text
+    twice = await client.post(
+        "/board/cases",
+        content=f"csrf={csrf}&case_no=A&case_no=B&back=x&back=y",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert twice.status_code == 400 and "<html" in twice.text  # a page, never JSON
     forged = await client.post("/board/cases", data={**form, "csrf": "forged"})
     assert forged.status_code == 403 and "CSRF" in forged.text
     board = (await client.get("/v1/board", headers=tokens["disp"])).json()
