@@ -32,6 +32,7 @@ from server.desk.board_forms import (
 from server.desk.board_view import CASE_STATES, TIMING_STATES, Filters, board_view
 from server.desk.guards import desk
 from server.desk.render import branch_zone, page
+from server.routes.board import running_timing
 from server.routes.cases import case_detail
 from server.settings import Settings
 
@@ -154,6 +155,7 @@ async def _case_page(
         template,
         status_code=status,
         case=case_detail(cases.rules, detail),
+        running=[running_timing(t, key) for t, key in detail.timings if t.end is None],
         surveyors=surveyors,
         back=back,
         **_choices(),

@@ -166,6 +166,7 @@ async def test_dispatch_and_redispatch_with_a_purpose(client, tokens, db):
     assert panel.status_code == 200 and "<html" not in panel.text
     assert '<option value="sv1"' in panel.text and '<option value="sv2"' in panel.text
     assert 'name="back" value="zone=city"' in panel.text
+    assert "Not dispatched yet." in panel.text and 'id="delegate-form"' not in panel.text
     url = f"/board/cases/{case['id']}/dispatch"
     sent = await client.post(
         url,
@@ -176,6 +177,9 @@ async def test_dispatch_and_redispatch_with_a_purpose(client, tokens, db):
     assert sent.headers["location"] == f"/board?zone=city&done=dispatched&case={case['case_no']}"
     board = await client.get(sent.headers["location"])
     assert f"Case {case['case_no']} dispatched." in board.text
+    page = (await client.get(f"/board/cases/{case['id']}")).text  # a page of its own too
+    assert "<html" in page and "Re-dispatch" in page and "Scene survey" in page
+    assert re.search(r'data-timing="accept">Accept:\s+3 min 00 s left', page)
     assert "sv1" in _row(board.text, case["id"])
     again = await client.post(
         url, data={"csrf": csrf, "surveyor": "sv2", "purpose": "estimate"}, follow_redirects=False
@@ -275,3 +279,15 @@ async def test_chinese_labels_and_a_reviewer_gets_403(client, tokens, db):
     assert (await client.get("/board/rows")).status_code == 403
     posted = await client.post("/board/cases", data={"csrf": csrf, "case_no": "X"})
     assert posted.status_code == 403 and "<html" in posted.text
+
+
+async def test_an_admin_works_the_board_too(client, tokens, db):
+    case = await open_case(client, tokens["disp"])
+    csrf = await _desk(client, db, "admin")
+    sent = await client.post(
+        f"/board/cases/{case['id']}/dispatch",
+        data={"csrf": csrf, "surveyor": "sv2"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    assert "sv2" in _row((await client.get("/board")).text, case["id"])
