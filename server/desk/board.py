@@ -66,9 +66,10 @@ async def _board(
     template: str,
     *,
     status: int = 200,
+    filters: Filters | None = None,
     **context: Any,
 ) -> Template:
-    filters = Filters.of(request.query_params)
+    filters = filters or Filters.of(request.query_params)
     view = board_view(await cases.board(), filters)
     return page(
         request,
@@ -125,11 +126,16 @@ async def open_case_form(
             cases,
             "board.html",
             status=refusal.status,
+            filters=Filters.of(dict(parse_qsl(_back(data.get("back"))))),
             open_error=refusal,
             values=data,
         )
-    done = "opened" if created else "existing"
-    return Redirect(f"/board/cases/{case.id}?done={done}", status_code=303)
+    query = urlencode({"done": "opened" if created else "existing"})
+    back = _back(data.get("back"))
+    return Redirect(
+        f"/board/cases/{case.id}?{back}&{query}" if back else f"/board/cases/{case.id}?{query}",
+        status_code=303,
+    )
 
 
 async def _case_page(

@@ -115,8 +115,11 @@ async def test_open_a_case_from_the_form_in_branch_time(client, tokens, db):
     assert stored["reported_at"].startswith("2026-01-05T07:55:00")  # 15:55 at +08:00
     assert stored["occurred_at"].startswith("2026-01-05T07:40:00")
     assert stored["simple_procedure"] is True and stored["plate"] == "沪A12345"
-    again = await client.post("/board/cases", data=form, follow_redirects=False)
-    assert again.headers["location"] == f"/board/cases/{case_id}?done=existing"
+    again = await client.post("/board/cases", data={**form, "back": "zone=city"})
+    assert again.url.path == f"/board/cases/{case_id}"
+    assert again.url.query == b"zone=city&done=existing"
+    assert "Case RPT-DESK-1 already exists: here it is." in again.text
+    assert 'name="back" value="zone=city"' in again.text  # the board's filters go on
 
 
 async def test_a_refused_new_case_is_shown_beside_the_form(client, tokens, db):
@@ -131,8 +134,9 @@ async def test_a_refused_new_case_is_shown_beside_the_form(client, tokens, db):
         "lon": "121.4",
         "zone": "city",
     }
-    late = await client.post("/board/cases", data=form)
+    late = await client.post("/board/cases", data={**form, "back": "state=overdue"})
     assert late.status_code == 400 and "<html" in late.text
+    assert '<option value="overdue" selected>' in late.text  # the filters it came from
     error = re.search(r'<p id="open-error"[^>]*>(.*?)</p>', late.text, re.S).group(1)
     assert "occurred_at" in error
     assert (
@@ -291,3 +295,32 @@ async def test_an_admin_works_the_board_too(client, tokens, db):
     )
     assert sent.status_code == 303
     assert "sv2" in _row((await client.get("/board")).text, case["id"])
+
+
+async def test_a_self_report_awaits_its_confirming_dispatch(client, tokens, db):
+    body = {
+        "case_no": "SELF-1",
+        "reported_at": "2026-01-05T15:55:00+08:00",
+        "occurred_at": "2025-12-20T10:00:00+08:00",  # weeks before: a late report
+        "location": {"lat": 31.2304, "lon": 121.4737},
+        "address": "somewhere",
+        "zone": "city",
+    }
+    opened = await client.post("/v1/cases", json=body, headers=tokens["sv1"])
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["id"]
+    csrf = await _desk(client, db)
+    waiting = (await client.get("/board/rows?state=awaiting_confirmation")).text
+    row = _row(waiting, case_id)
+    assert "Awaiting confirmation" in row and "Self-reported by sv1" in row
+    assert "Late report" in row
+    panel = (await client.get(f"/board/cases/{case_id}")).text
+    assert '<option value="sv1" selected>' in panel  # dispatching to the reporter confirms it
+    sent = await client.post(
+        f"/board/cases/{case_id}/dispatch",
+        data={"csrf": csrf, "surveyor": "sv1"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    confirmed = (await client.get("/board/rows?state=awaiting_confirmation")).text
+    assert f"row-{case_id}" not in confirmed
