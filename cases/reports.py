@@ -33,6 +33,8 @@ from cases.timings import Timing, judge
 from cases.values import TIMING_NAMES
 
 GROUPS = ("surveyor", "zone", "team")
+# The branch's targets for its rates (domain.md): 现场单证收集率 >= 90%, 现场查勘率 >= 98%.
+RATE_TARGETS = {"documents_on_site": 0.9, "first_scene": 0.98}
 NO_GROUP = "(none)"
 # Widest report: ten years (a wider one is a typo, and would scan everything).
 MAX_SPAN_DAYS = 3660
@@ -194,6 +196,16 @@ def _case_group(group_by: str) -> ColumnElement[str | None]:
         .limit(1)
         .scalar_subquery()
     )
+
+
+def branch_rates(groups: list[GroupStats]) -> dict[str, RateStats]:
+    """The branch's rates over every group (each case's rates are in one group only)."""
+    total = {name: RateStats() for name in RATES}
+    for group in groups:
+        for name, rate in group.rates.items():
+            total[name].decided += rate.decided
+            total[name].within += rate.within
+    return total
 
 
 def report_csv(group_by: str, groups: list[GroupStats]) -> str:
