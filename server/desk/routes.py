@@ -5,10 +5,12 @@ from __future__ import annotations
 from litestar.static_files import create_static_files_router
 
 from server.desk.board import board_page
+from server.desk.cases import CASE_ROUTES
 from server.desk.login import home, login, login_form, logout, switch_language
 from server.desk.render import STATIC
 
 DESK_ROUTES = [login_form, login, logout, switch_language, home, board_page]
+DESK_ROUTES += CASE_ROUTES
 DESK_ROUTES += [
     create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False)
 ]
