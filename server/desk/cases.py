@@ -18,6 +18,7 @@ from cases.refusal import Refusal
 from cases.search import STATES, case_query
 from cases.service import CaseDetail, CaseService
 from cases.timeline import CaseFacts
+from cases.users import list_users
 from media.service import MediaService
 from server.desk.case_map import CaseMap, MapPoint, case_map
 from server.desk.guards import desk
@@ -41,12 +42,18 @@ def _link(params: dict[str, str], offset: int) -> str:
 
 @get("/cases", guards=[DESK], include_in_schema=False)
 async def cases_list(
-    request: Request, cases: NamedDependency[CaseService], settings: NamedDependency[Settings]
+    request: Request,
+    cases: NamedDependency[CaseService],
+    settings: NamedDependency[Settings],
+    db_session: NamedDependency[AsyncSession],
 ) -> Template:
     form = {name: request.query_params.get(name) or "" for name in FIELDS}
+    users = await list_users(db_session)
+    surveyors = [u.name for u in users if u.role == "surveyor" and u.revoked_at is None]
     params: dict[str, str | None] = {**form, "offset": request.query_params.get("offset")}
     params["limit"] = request.query_params.get("limit")
-    context = {"form": form, "states": STATES, "error": None, "hits": None}
+    context = {"form": form, "states": STATES, "surveyors": surveyors, "error": None}
+    context["hits"] = None
     try:
         query = case_query(params, branch_zone(settings.desk_utc_offset_minutes), PAGE)
     except Refusal as refused:

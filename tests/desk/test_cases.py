@@ -41,6 +41,7 @@ async def test_the_list_searches_and_pages(client, tokens, db):
 
     html = await _page(client, "/cases")
     assert len(_case_rows(html)) == 3 and "3 cases found" in html
+    assert '<option value="sv1">' in html and '<option value="sv2">' in html  # surveyor names
     assert 'label for="q-case_no"' in html and 'id="q-from" name="from" type="date"' in html
     found = await _page(client, "/cases?case_no=sh-&surveyor=sv1")
     assert _case_rows(found) == [first["id"]]
