@@ -37,6 +37,11 @@ SHOWN_INLINE = ("image/jpeg", "image/png")  # what a browser shows without a thu
 DECISIONS = {"approved", "returned"}
 
 
+def number(amount: float) -> str:
+    """An amount as a form field holds it: 62000, 3200.5 (no grouping, no trailing zeros)."""
+    return f"{amount:.2f}".rstrip("0").rstrip(".")
+
+
 def _page_number(raw: str | None) -> int:
     """?page=N (1-based); anything else is the first page."""
     try:
@@ -132,6 +137,7 @@ async def _review_page(
         within=within_authority(user, amount),
         max_approve=user.max_approve,
         yuan=yuan,
+        number=number,
         categories=CATEGORIES,
         refusal=refusal,
         refused_form=refused_form,

@@ -65,13 +65,14 @@ EN = {
     "review.photo.place": "Place (EXIF)",
     "review.photo.distance": "{metres} m from the scene",
     "review.photo.show": "Show {category} {number}",
-    "review.photo.also_on": "Same file on other cases: {cases}",
+    "review.photo.also_on": "Same file on other cases:",
     "review.approve": "Approve",
     "review.approve.amount": "Approved amount (yuan)",
     "review.approve.hint": "The estimate's amount, or less (核减); never more.",
     "review.approve.submit": "Approve",
-    "review.above": "Above your authority (超权限): this estimate of {amount} yuan needs an "
-    "authority of {amount} yuan, yours is {limit} yuan. A return is allowed.",
+    "review.above": "Above your authority (超权限): approving this estimate of {amount} yuan "
+    "needs an authority of at least that, yours is {limit} yuan. It waits for a reviewer who "
+    "holds it; a return is allowed.",
     "review.return": "Return to the surveyor",
     "review.return.reason": "Reason",
     "review.return.requested": "Ask for",
@@ -172,13 +173,13 @@ ZH = {
     "review.photo.place": "拍摄地点（EXIF）",
     "review.photo.distance": "距现场 {metres} 米",
     "review.photo.show": "查看{category} 第 {number} 张",
-    "review.photo.also_on": "同一文件也在其他案件中：{cases}",
+    "review.photo.also_on": "同一文件也在其他案件中：",
     "review.approve": "核定",
     "review.approve.amount": "核定金额（元）",
     "review.approve.hint": "估损金额或更低（核减），不得高于估损金额。",
     "review.approve.submit": "核定",
-    "review.above": "超权限：本估损单金额 {amount} 元，需 {amount} 元的核损权限，"
-    "您的权限为 {limit} 元。可以退回。",
+    "review.above": "超权限：本估损单金额 {amount} 元，核定需不低于该金额的核损权限，"
+    "您的权限为 {limit} 元。案件将等待有权限的核损员处理；可以退回。",
     "review.return": "退回查勘员",
     "review.return.reason": "退回原因",
     "review.return.requested": "要求补充",
