@@ -9,6 +9,7 @@ import re
 
 from tests.desk.helpers import csrf_of_page
 from tests.desk.reviewing import estimated, queue_rows, reviewer, reviews
+from tests.factories import dispatched_case, new_id, packet, push, push_body
 from tests.media.helpers import eventually, job_done
 from tests.media.samples import pdf, photo, sha
 
@@ -128,3 +129,19 @@ async def test_the_review_pages_speak_chinese_when_asked(client, tokens, clock, 
     assert "核损队列" in queue.text and "市区" in queue.text
     page = await client.get(f"/review/{case['id']}", headers=zh)
     assert "核定金额（元）" in page.text and "退回原因" in page.text and "维修发票" in page.text
+
+
+async def test_items_are_read_whatever_their_shape_and_format(client, tokens, clock, reviewer):
+    case = await dispatched_case(client, tokens)
+    items = ["轮胎 tyre", {"description": "paint", "price": 800, "qty": 2}, {"yuan": True}, 5]
+    sent = packet(case["id"], 1, "estimate_submitted", data={"amount": 900, "items": items})
+    response = await push(client, tokens["sv1"], push_body(new_id(), [sent]), msgpack=True)
+    assert response.json()["results"][0]["status"] == "accepted", response.text
+    html = (await client.get(f"/review/{case['id']}")).text
+    rows = re.findall(r"<tr><td>(.*?)</td><td[^>]*>(.*?)</td><td>(.*?)</td></tr>", html)
+    assert rows == [
+        ("轮胎 tyre", "", ""),
+        ("paint", "800", "qty: 2"),
+        ("", "", "yuan: true"),
+        ("5", "", ""),
+    ]
