@@ -19,6 +19,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from cases.clock import Clock
 from cases.refusal import Refusal
 from cases.reviews import QueueEntry, within_authority, yuan
 from cases.service import CaseService
@@ -60,7 +61,9 @@ def _done(request: Request) -> dict[str, str] | None:
 
 
 @get("/review", guards=[desk("reviewer")], include_in_schema=False)
-async def review_queue_page(request: Request, cases: NamedDependency[CaseService]) -> Template:
+async def review_queue_page(
+    request: Request, cases: NamedDependency[CaseService], clock: NamedDependency[Clock]
+) -> Template:
     number = _page_number(request.query_params.get("page"))
     entries = await cases.review_queue(limit=QUEUE_PAGE + 1, offset=(number - 1) * QUEUE_PAGE)
     return page(
@@ -69,6 +72,7 @@ async def review_queue_page(request: Request, cases: NamedDependency[CaseService
         entries=entries[:QUEUE_PAGE],
         page_number=number,
         more=len(entries) > QUEUE_PAGE,
+        now=clock.now(),
         done=_done(request),
         yuan=yuan,
         max_approve=request.scope["user"].max_approve,
@@ -127,6 +131,8 @@ async def _review_page(
         request,
         "review_case.html",
         status_code=status,
+        path=f"/review/{case_id}",  # a refusal is shown at the form's URL: links say the page's
+        query="",
         case=case_view(detail.case, cases.rules, detail.review),
         estimate=estimate,
         items=items,
@@ -245,4 +251,15 @@ async def return_case(
     return await _decide(request, str(case_id), cases, media, "return")
 
 
+@get(
+    ["/review/{case_id:uuid}/approve", "/review/{case_id:uuid}/return"],
+    guards=[desk("reviewer")],
+    include_in_schema=False,
+)
+async def decision_form_url(case_id: FromPath[UUID]) -> Redirect:
+    """The address a refused decision was shown at, opened again: the case's page."""
+    return Redirect(f"/review/{case_id}", status_code=303)
+
+
 REVIEW_ROUTES = [review_queue_page, review_case_page, approve_case, return_case]
+REVIEW_ROUTES += [decision_form_url]

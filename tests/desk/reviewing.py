@@ -56,7 +56,7 @@ async def reviews(db):
 
 
 def queue_rows(html: str) -> list[tuple[str, ...]]:
-    """(case no, amount, surveyor, photos, documents, authority) of each queue row."""
+    """(case no, waiting, amount, surveyor, photos, documents, authority) of each queue row."""
     rows = []
     for row in re.findall(
         r'<tr data-case-id="[^"]+" data-case-no="([^"]+)">(.*?)</tr>', html, re.S
@@ -65,5 +65,5 @@ def queue_rows(html: str) -> list[tuple[str, ...]]:
             re.sub(r"<[^>]+>", "", c).strip()
             for c in re.findall(r"<td[^>]*>(.*?)</td>", row[1], re.S)
         ]
-        rows.append((row[0], cells[2], cells[3], cells[5], cells[6], cells[7]))
+        rows.append((row[0], cells[2], cells[3], cells[4], cells[6], cells[7], cells[8]))
     return rows

@@ -9,7 +9,7 @@ import re
 
 from tests.desk.helpers import csrf_of_page
 from tests.desk.reviewing import estimated, queue_rows, reviewer, reviews
-from tests.factories import dispatched_case, new_id, packet, push, push_body
+from tests.factories import at, dispatched_case, new_id, packet, push, push_body
 from tests.media.helpers import eventually, job_done
 from tests.media.samples import pdf, photo, sha
 
@@ -24,11 +24,12 @@ async def test_the_queue_lists_oldest_first_with_amount_surveyor_and_counts(
         client, tokens, clock, 1500.5, minute=60, surveyor="sv2",
         media=[photo(seed=2), photo(seed=3), photo(seed=4)],
     )  # fmt: skip
+    clock.set(at(100))
     page = await client.get("/review")
     assert page.status_code == 200
     assert queue_rows(page.text) == [
-        (older["case_no"], "1,500.50", "sv2", "2", "1", "within"),
-        (later["case_no"], "12,000", "sv1", "1", "0", "within"),
+        (older["case_no"], "40 min 00 s", "1,500.50", "sv2", "2", "1", "within"),
+        (later["case_no"], "10 min 00 s", "12,000", "sv1", "1", "0", "within"),
     ]
     assert f'href="/review/{older["id"]}"' in page.text
     assert 'hx-trigger="every 10s"' in page.text  # the queue refreshes by itself

@@ -31,6 +31,11 @@ async def test_a_return_without_a_reason_is_refused_next_to_the_form(
     assert 'id="review-refusal"' in refused.text and "a return must say why" in refused.text
     assert 'id="requested-vin" name="requested" value="vin" checked' in refused.text
     assert await count(db, Review) == 0
+    # Shown at the form's address, its links are the case page's: the language switch
+    # comes back to the case, and so does the address opened again.
+    assert f'href="/lang/zh?next=/review/{case["id"]}"' in refused.text
+    again = await client.get(f"/review/{case['id']}/return", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == f"/review/{case['id']}"
     above = await client.post(
         f"/review/{case['id']}/approve",
         data={"csrf": csrf, "approved_amount": "13000"},
@@ -53,8 +58,8 @@ async def test_an_approval_above_the_reviewers_authority_is_refused_in_words(
     small = await estimated(client, tokens, clock, 3000, minute=70, surveyor="sv2")
     queue = await client.get("/review")
     assert "Your approval authority: 50,000 yuan." in queue.text
-    assert queue_rows(queue.text)[0] == (
-        big["case_no"],
+    assert queue_rows(queue.text)[0][0] == big["case_no"]
+    assert queue_rows(queue.text)[0][2:] == (
         "62,000",
         "sv1",
         "0",
