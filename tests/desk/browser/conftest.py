@@ -148,7 +148,10 @@ def page(browser, desk_server):
 
 def shot(page, name: str) -> Path:
     """Screenshot of the page as a user sees it, to artifacts/screenshots/<name>.png; the
-    board's also goes to docs/board.png, which the README shows."""
+    board's also goes to docs/board.png, which the README shows. Every page shot is first
+    checked for a horizontal scroll bar at the desk screen's 1366 px."""
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= VIEWPORT["width"], f"{name}: {wide} px wide, scrolls sideways at 1366 px"
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)

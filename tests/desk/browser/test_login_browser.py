@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.desk.browser.conftest import new_page, shot
+from tests.desk.browser.conftest import PASSWORD, new_page, shot
 from tests.desk.browser.steps import log_in, logged_in, path_pattern
 
 FIRST_PAGE = {"disp": "/board", "rev": "/review", "admin": "/board"}
@@ -29,6 +29,21 @@ def test_each_desk_role_logs_in_and_lands_on_its_first_page(page, name):
     expect(nav.get_by_role("link", name="Cases")).to_be_visible()
     if name == "admin":
         expect(nav.get_by_role("link", name="Admin")).to_be_visible()
+
+
+def test_logging_in_needs_only_the_keyboard(page):
+    page.goto("/login")
+    expect(page.locator("#username")).to_be_focused()  # autofocus
+    page.keyboard.type("disp")
+    page.keyboard.press("Tab")
+    expect(page.locator("#password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(path_pattern("/board"))
+    page.keyboard.press("Tab")  # the first stop is the skip link, and it shows when focused
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
 
 
 def test_a_surveyor_and_a_wrong_password_are_refused(page):
