@@ -25,6 +25,7 @@ from cases.models import Case, Review, User
 from cases.recalc import case_computed
 from cases.reports import GroupStats, sla_report
 from cases.reviews import QueueEntry, latest_reviews, review_case, review_queue
+from cases.search import CaseHits, CaseQuery, search_cases
 from cases.timeline import DEFAULT_STALE_FIX, Event
 from cases.timings import Measure, Timing, judge
 
@@ -166,6 +167,10 @@ class CaseService:
         case = await load_case(self.session, case_id)
         ensure_case_visible(self.user, case)
         return await self._detail(case)
+
+    async def search(self, query: CaseQuery) -> CaseHits:
+        """The cases matching `query` that the user may see (a surveyor: their own)."""
+        return await search_cases(self.session, query, user=self.user)
 
     async def review(
         self,
