@@ -1,4 +1,4 @@
-"""SLA reports (desk): share of timings within limit per surveyor or zone; CSV on request."""
+"""SLA reports (desk): share of timings within limit per surveyor, zone or team; CSV on request."""
 
 from __future__ import annotations
 
@@ -70,7 +70,9 @@ class SlaReport(msgspec.Struct, kw_only=True):
     # `from` is a Python keyword: the field is renamed on the wire.
     start: datetime = msgspec.field(name="from")
     to: datetime
-    group_by: Literal["surveyor", "zone"]
+    # team: each timing by the team stored on it (`(none)` for none); a case's rates and
+    # money by the team of its last dispatch.
+    group_by: Literal["surveyor", "zone", "team"]
     groups: list[GroupReport]
 
 
@@ -87,11 +89,14 @@ def _aware(name: str, value: str) -> datetime:
     "/v1/reports/sla",
     guards=[roles("dispatcher", "reviewer")],
     tags=["reports"],
-    summary="Share within limit per timing, by surveyor or zone (CSV with Accept: text/csv)",
+    summary="Share within limit per timing, by surveyor, zone or team (CSV: Accept: text/csv)",
     description="Cases whose last dispatch is in [from, to). `decided` counts timings that "
     "ended or ran past their limit; `share` = within / decided; `open` are still running. "
     "Money of the approved cases: `estimated_total`, `approved_total`, `reduction_total` "
-    "(核减, estimated - approved) and `reduction_share` (reduction / estimated).",
+    "(核减, estimated - approved) and `reduction_share` (reduction / estimated). By `team`, "
+    "each timing counts for the team stored on it (the dispatch's team, whose limits "
+    "judged it; `(none)` for none, as for `report_to_arrival`), a case's rates and money "
+    "for the team of its last dispatch.",
     responses={
         200: ResponseSpec(
             SlaReport, description="JSON, or CSV on Accept: text/csv", generate_examples=False
@@ -104,7 +109,7 @@ async def read_sla_report(
     cases: NamedDependency[CaseService],
     from_: Annotated[str, QueryParameter(name="from", max_length=64, schema_extra=DATE_TIME)],
     to: Annotated[str, QueryParameter(max_length=64, schema_extra=DATE_TIME)],
-    group_by: Annotated[Literal["surveyor", "zone"], QueryParameter()] = "surveyor",
+    group_by: Annotated[Literal["surveyor", "zone", "team"], QueryParameter()] = "surveyor",
 ) -> Response:
     start, end = _aware("from", from_), _aware("to", to)
     groups = await cases.sla_report(start=start, end=end, group_by=group_by)
