@@ -185,7 +185,9 @@ async def test_a_pdf_document_is_listed_with_its_original(client, tokens, db):
 
 
 async def test_unknown_cases_and_surveyors_get_pages_not_errors(client, tokens, db):
-    await _desk(client, db)
+    await _desk(client, db, "admin")
+    case = await open_case(client, tokens["disp"])
+    assert case["case_no"] in await _page(client, f"/cases/{case['id']}")  # every desk role
     html = await _page(client, f"/cases/{new_id()}", status=404)
     assert "no case with id" in html
     assert (await client.get("/cases/not-a-uuid")).status_code == 404
