@@ -17,6 +17,7 @@ from cases.board import BoardCase, board
 from cases.clock import Clock
 from cases.closing import close_case, delegate_case, reopen_case
 from cases.dispatch import dispatch_case, ensure_case_visible, load_case, open_case
+from cases.estimates import Estimate, latest_estimate
 from cases.intake import IntakeRules
 from cases.limits import Limits
 from cases.load import LoadPolicy, SurveyorLoad, surveyor_loads
@@ -24,6 +25,7 @@ from cases.models import Case, Review, User
 from cases.recalc import case_computed
 from cases.reports import GroupStats, sla_report
 from cases.reviews import QueueEntry, latest_reviews, review_case, review_queue
+from cases.search import CaseHits, CaseQuery, search_cases
 from cases.timeline import DEFAULT_STALE_FIX, Event
 from cases.timings import Measure, Timing, judge
 
@@ -166,6 +168,10 @@ class CaseService:
         ensure_case_visible(self.user, case)
         return await self._detail(case)
 
+    async def search(self, query: CaseQuery) -> CaseHits:
+        """The cases matching `query` that the user may see (a surveyor: their own)."""
+        return await search_cases(self.session, query, user=self.user)
+
     async def review(
         self,
         case_id: str,
@@ -194,6 +200,12 @@ class CaseService:
         )
         assert computed is not None  # the review just recorded is in it
         return ReviewOutcome(review, self._judged(computed.measures, now))
+
+    async def estimate(self, case: Case) -> Estimate | None:
+        """The latest estimate of a case read with `read` (amount, items, whether it awaits
+        review), or None when the case has none."""
+        ensure_case_visible(self.user, case)
+        return await latest_estimate(self.session, case.id)
 
     async def review_queue(self, *, limit: int, offset: int) -> list[QueueEntry]:
         return await review_queue(self.session, reviewer=self.user, limit=limit, offset=offset)

@@ -81,6 +81,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     desk_session_seconds: int = 12 * 3600
     # The branch's time zone for the desk's pages, minutes east of UTC (China: +08:00).
     desk_utc_offset_minutes: int = 480
+    # A map tile server for the case page, e.g. https://tiles.example/{z}/{x}/{y}.png
+    # (empty: the map is drawn without tiles; none is needed to run).
+    desk_tile_url: str = ""
     # Pushes decoded and ingested at once; the rest wait their turn. Writes take turns at
     # the database anyway, and fewer pushes competing for the event loop keep each
     # writer's turn short (bench/push.py: about a fifth more packets/s than unbounded).

@@ -14,15 +14,19 @@ from server.desk.admin import (
     user_page,
 )
 from server.desk.admin_devices import devices_page
-from server.desk.board import board_page
+from server.desk.board import BOARD_ROUTES
+from server.desk.cases import CASE_ROUTES
 from server.desk.login import home, login, login_form, logout, switch_language
 from server.desk.render import STATIC
 from server.desk.reports import reports_csv, reports_page
+from server.desk.review import REVIEW_ROUTES
 
-DESK_ROUTES = [login_form, login, logout, switch_language, home, board_page]
+DESK_ROUTES = [login_form, login, logout, switch_language, home, *BOARD_ROUTES]
 DESK_ROUTES += [reports_page, reports_csv]
 DESK_ROUTES += [admin_page, add_user_form, user_page, profile_form, password_form]
 DESK_ROUTES += [token_form, revoke_form, devices_page]
+DESK_ROUTES += CASE_ROUTES
+DESK_ROUTES += REVIEW_ROUTES
 DESK_ROUTES += [
     create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False)
 ]

@@ -9,7 +9,7 @@ from litestar import get
 from litestar.di import NamedDependency
 
 from cases.eta import SpeedFrom
-from cases.service import CaseService
+from cases.service import Board, CaseService
 from cases.timings import Timing
 from server.auth import roles
 from server.openapi import errors
@@ -95,7 +95,11 @@ class BoardResponse(msgspec.Struct, kw_only=True):
     responses=errors(403),
 )
 async def read_board(cases: NamedDependency[CaseService]) -> BoardResponse:
-    found = await cases.board()
+    return board_response(await cases.board())
+
+
+def board_response(found: Board) -> BoardResponse:
+    """The board as the API sends it (and the desk's board page shows it)."""
     rows = [
         wire(case, BoardRow, timings=[running_timing(t, key) for t, key in case.running])
         for case in found.cases

@@ -10,11 +10,12 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from cases.dispatch import ensure_case_visible as ensure_case_visible  # for media's routes
 from cases.intake import IntakeRules, awaiting_confirmation, is_late_report
 from cases.models import Case, Review
+from cases.search import MAX_LIMIT, MAX_OFFSET, STATES, case_query
 from cases.service import CaseDetail, CaseService
 from cases.values import (
     NO_NUL,
@@ -29,6 +30,7 @@ from cases.values import (
     Zone,
 )
 from server.auth import roles
+from server.desk.render import branch_zone
 from server.openapi import errors
 from server.routes.timing_views import (
     EventView,
@@ -39,6 +41,7 @@ from server.routes.timing_views import (
     timing_views,
     wire,
 )
+from server.settings import Settings
 
 
 class NewCase(msgspec.Struct, kw_only=True):
@@ -114,6 +117,57 @@ class CaseView(msgspec.Struct, kw_only=True):
     self_reported: bool = False
     reported_by: str | None = None
     awaiting_confirmation: bool = False
+
+
+class CaseSummary(msgspec.Struct, kw_only=True):
+    id: str
+    case_no: str
+    plate: str | None
+    reported_at: datetime
+    occurred_at: datetime | None
+    zone: Zone
+    address: str
+    status: str
+    # The surveyor holding the case now (None before any dispatch).
+    surveyor: str | None
+    simple_procedure: bool
+    late_report: bool
+    self_reported: bool
+    awaiting_confirmation: bool
+    delegated_in: bool
+    updated_at: datetime
+
+
+class CaseList(msgspec.Struct, kw_only=True):
+    # How many cases match in all; `items` is the page [offset, offset + limit).
+    total: int
+    limit: int
+    offset: int
+    items: list[CaseSummary]
+
+
+def case_summary(case: Case, rules: IntakeRules) -> CaseSummary:
+    return wire(
+        case,
+        CaseSummary,
+        surveyor=case.surveyor.name if case.surveyor else None,
+        late_report=is_late_report(case.reported_at, case.occurred_at, rules.late_report),
+        self_reported=bool(case.self_reported),
+        awaiting_confirmation=awaiting_confirmation(
+            bool(case.self_reported), case.surveyor_id, case.status
+        ),
+        delegated_in=case.delegated_from is not None,
+    )
+
+
+def _text_param(max_length: int, description: str):
+    return QueryParameter(max_length=max_length, description=description)
+
+
+PERIOD = (
+    "an RFC 3339 time with offset, or a date YYYY-MM-DD in the branch's time zone "
+    "(KANCHA_DESK_UTC_OFFSET_MINUTES)"
+)
 
 
 def case_detail(rules: IntakeRules, detail: CaseDetail) -> CaseView:
@@ -248,6 +302,44 @@ class CaseController(Controller):
         cases: NamedDependency[CaseService],
     ) -> CaseView:
         return case_detail(cases.rules, await cases.reopen(str(case_id), data.reason))
+
+    @get(
+        "/",
+        guards=[roles("dispatcher", "reviewer", "surveyor")],
+        summary="Find cases by case number, plate, surveyor, state and report period, paged",
+        description=(
+            "Latest report first. `case_no` and `plate` match a part of the value, ASCII "
+            "letters in either case; `surveyor` is the user name of the surveyor holding the "
+            "case now; `state` one of " + ", ".join(STATES) + " (`open`: any but closed); "
+            "`from` and `to` bound `reported_at` in [from, to) (a date `to` includes that "
+            "day). A surveyor finds only their own cases. `total` counts every match."
+        ),
+        responses=errors(400, 403),
+    )
+    async def search(
+        self,
+        cases: NamedDependency[CaseService],
+        settings: NamedDependency[Settings],
+        case_no: Annotated[str | None, _text_param(200, "a part of the case number")] = None,
+        plate: Annotated[str | None, _text_param(200, "a part of the plate")] = None,
+        surveyor: Annotated[str | None, _text_param(200, "the surveyor's user name")] = None,
+        state_: Annotated[
+            str | None,
+            QueryParameter(name="state", max_length=20, description="one of " + ", ".join(STATES)),
+        ] = None,
+        from_: Annotated[
+            str | None, QueryParameter(name="from", max_length=64, description=PERIOD)
+        ] = None,
+        to: Annotated[str | None, _text_param(64, PERIOD)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
+    ) -> CaseList:
+        params = {"case_no": case_no, "plate": plate, "surveyor": surveyor, "state": state_}
+        params |= {"from": from_, "to": to, "limit": str(limit), "offset": str(offset)}
+        query = case_query(params, branch_zone(settings.desk_utc_offset_minutes))
+        hits = await cases.search(query)
+        items = [case_summary(case, cases.rules) for case in hits.cases]
+        return CaseList(total=hits.total, limit=query.limit, offset=query.offset, items=items)
 
     @get(
         "/{case_id:uuid}",
