@@ -1,4 +1,5 @@
-"""A case's latest estimate as the reviewer reads it: its amount, when it came and its items.
+"""A case's latest estimate as the reviewer reads it: its amount, when it came and its items
+(and the required documents still missing, what a return may ask for).
 
 The amount and the estimate under review are what the recalculation keeps in
 `case_progress` (the same the queue and the review decide on); the items are read from the
@@ -37,6 +38,8 @@ class Estimate:
     submitted_at: datetime | None
     awaiting_review: bool
     items: list[EstimateItem]
+    # The case's required on-site documents (simple procedure) not photographed yet.
+    missing_documents: list[str] = field(default_factory=list)
 
 
 class _Data(msgspec.Struct):
@@ -93,4 +96,5 @@ async def latest_estimate(session: AsyncSession, case_id: str) -> Estimate | Non
         submitted_at=progress.estimate_at,
         awaiting_review=bool(progress.awaiting_review),
         items=items,
+        missing_documents=[d for d in progress.missing_documents.split(",") if d],
     )

@@ -23,10 +23,11 @@ from sqlalchemy.types import String
 
 from cases.models import Case, User
 from cases.refusal import Refusal
+from cases.stages import STAGES
 from cases.values import EARLIEST, LATEST
 
-# Stored case statuses, and `open`: any but closed.
-STATES = ("open", "reported", "dispatched", "returned", "approved", "closed")
+# `open` (any but closed), then the stored statuses in lifecycle order (cases/stages.py).
+STATES = ("open", "reported", *STAGES, "returned", "approved", "closed")
 MAX_LIMIT = 200
 MAX_OFFSET = 10_000_000
 _FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)

@@ -96,7 +96,8 @@ def case_map(scene: MapPoint, others: list[MapPoint], tile_url: str = "") -> Cas
     for point, (wx, wy) in zip(drawn, world, strict=True):
         point.x, point.y = round(wx * scale - left, 1), round(wy * scale - top, 1)
     metres_per_px = 156_543.034 * math.cos(math.radians(scene.lat)) / scale
-    out = CaseMap(points=points, zoom=zoom, radius_px=round(RADIUS_M / metres_per_px, 1))
+    radius = min(RADIUS_M / metres_per_px, 10.0 * WIDTH)  # near a pole the metres run out
+    out = CaseMap(points=points, zoom=zoom, radius_px=round(radius, 1))
     out.scale_m = max((m for m in SCALES_M if m / metres_per_px <= 160), default=SCALES_M[0])
     out.scale_px = round(out.scale_m / metres_per_px, 1)
     track = sorted((p for p in drawn if p.kind == "position" and p.at), key=lambda p: p.at)

@@ -46,10 +46,10 @@ def number(amount: float) -> str:
 def _page_number(raw: str | None) -> int:
     """?page=N (1-based); anything else is the first page."""
     try:
-        number = int(raw or "1")
+        page_no = int(raw or "1")
     except ValueError:
         return 1
-    return min(max(number, 1), 100_000)
+    return min(max(page_no, 1), 100_000)
 
 
 def _done(request: Request) -> dict[str, str] | None:
@@ -64,13 +64,13 @@ def _done(request: Request) -> dict[str, str] | None:
 async def review_queue_page(
     request: Request, cases: NamedDependency[CaseService], clock: NamedDependency[Clock]
 ) -> Template:
-    number = _page_number(request.query_params.get("page"))
-    entries = await cases.review_queue(limit=QUEUE_PAGE + 1, offset=(number - 1) * QUEUE_PAGE)
+    page_no = _page_number(request.query_params.get("page"))
+    entries = await cases.review_queue(limit=QUEUE_PAGE + 1, offset=(page_no - 1) * QUEUE_PAGE)
     return page(
         request,
         "review_queue.html",
         entries=entries[:QUEUE_PAGE],
-        page_number=number,
+        page_number=page_no,
         more=len(entries) > QUEUE_PAGE,
         now=clock.now(),
         done=_done(request),
@@ -98,10 +98,10 @@ def _photo_index(raw: str | None, count: int) -> int:
     if count == 0:
         return 0
     try:
-        number = int(raw or "1")
+        shown = int(raw or "1")
     except ValueError:
-        number = 1
-    return min(max(number, 1), count)
+        shown = 1
+    return min(max(shown, 1), count)
 
 
 async def _review_page(

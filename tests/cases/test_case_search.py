@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import dispatched_case, open_case
+from tests.factories import at, dispatched_case, open_case
+from tests.tablets import Tablet
 
 
 async def _search(client, tokens, who="disp", **params):
@@ -116,3 +117,17 @@ async def test_bad_parameters_are_400_naming_them(client, tokens, params, field)
     response = await client.get("/v1/cases", params=params, headers=tokens["disp"])
     assert response.status_code == 400, response.text
     assert field in response.json()["detail"]
+
+
+async def test_search_by_a_stage_the_tablet_reached(client, tokens, clock):
+    clock.set(at(0))
+    arrived = await dispatched_case(client, tokens, surveyor="sv1")
+    await dispatched_case(client, tokens, surveyor="sv1")
+    tablet = Tablet(tokens["sv1"])
+    tablet.record(arrived["id"], "arrived", at(20), gps=True)
+    clock.set(at(21))
+    await tablet.flush(client, clock)
+    found = await _search(client, tokens, state="arrived")
+    assert _numbers(found) == [arrived["case_no"]] and found["items"][0]["status"] == "arrived"
+    assert (await _search(client, tokens, state="dispatched"))["total"] == 1
+    assert (await _search(client, tokens, state="open"))["total"] == 2

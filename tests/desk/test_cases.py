@@ -10,7 +10,7 @@ from datetime import datetime
 from tests.desk.helpers import log_in, with_password
 from tests.factories import at, dispatched_case, new_id, open_case, packet, push, push_body
 from tests.media.helpers import eventually, job_done, push_photo, upload
-from tests.media.samples import photo, sha
+from tests.media.samples import pdf, photo, sha
 from tests.tablets import Tablet
 
 NEAR = (31.2310, 121.4740)  # about 70 m from the scene of tests.factories.case_body
@@ -171,8 +171,23 @@ async def test_the_gallery_links_the_screen_size_then_the_original(client, token
     await _page(client, f"/cases/{case['id']}/media/{'0' * 64}", status=404)
 
 
-async def test_unknown_cases_and_surveyors_get_pages_not_errors(client, tokens, db):
+async def test_a_pdf_document_is_listed_with_its_original(client, tokens, db):
     await _desk(client, db)
+    case = await dispatched_case(client, tokens)
+    data = pdf()
+    await upload(client, tokens["sv1"], data)
+    await push_photo(client, tokens["sv1"], case["id"], [sha(data)], category="claim_form")
+    html = await _page(client, f"/cases/{case['id']}")
+    item = html.split(f'data-sha256="{sha(data)}"')[1].split("</li>")[0]
+    assert "PDF document" in item and "claim form" in item
+    assert f'class="original" href="/v1/media/{sha(data)}"' in item
+    assert 'data-document="claim_form" class="done"' in html
+
+
+async def test_unknown_cases_and_surveyors_get_pages_not_errors(client, tokens, db):
+    await _desk(client, db, "admin")
+    case = await open_case(client, tokens["disp"])
+    assert case["case_no"] in await _page(client, f"/cases/{case['id']}")  # every desk role
     html = await _page(client, f"/cases/{new_id()}", status=404)
     assert "no case with id" in html
     assert (await client.get("/cases/not-a-uuid")).status_code == 404

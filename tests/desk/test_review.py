@@ -69,6 +69,11 @@ async def test_the_review_page_shows_the_estimate_items_and_the_photos_full_size
     assert re.search(r'id="approved_amount"[^>]*value="12000"', html)
     assert 'id="requested-invoice" name="requested" value="invoice"' in html
     assert '<label for="reason">' in html
+    # The required documents not photographed yet are said, and marked where a return asks.
+    missing = re.search(r'id="missing-documents"[^>]*>(.*?)</p>', html, re.S).group(1)
+    assert "vehicle licence" in missing and "driving licence" not in missing
+    assert 'requested-vehicle_licence">vehicle licence <span class="missing">' in html
+    assert 'requested-driving_licence">driving licence</label>' in html
 
 
 async def test_approving_with_an_amount_stores_it_and_opens_the_next_case(
