@@ -10,7 +10,7 @@ from datetime import timedelta
 from playwright.sync_api import expect
 
 from tests.desk.browser.conftest import shot
-from tests.desk.browser.seed import BRANCH, SCENE, case_no
+from tests.desk.browser.seed import BRANCH, SCENE, api, case_no, open_case
 from tests.desk.browser.steps import logged_in
 
 
@@ -32,6 +32,8 @@ def test_open_a_case_dispatch_it_and_watch_its_timing_turn_overdue(page, desk_se
 
     row.locator("a.act").click()  # the act panel, loaded in place by htmx
     panel = page.locator("#board-panel #dispatch-form")
+    expect(panel).to_be_visible()
+    shot(page, "board-panel")
     panel.locator("#dispatch-surveyor").select_option("sv1")
     panel.get_by_role("button", name="Dispatch").click()
     expect(page.locator("#board-done")).to_contain_text(f"Case {number} dispatched.")
@@ -45,3 +47,18 @@ def test_open_a_case_dispatch_it_and_watch_its_timing_turn_overdue(page, desk_se
     expect(accept).to_contain_text("overdue by")
     assert page.evaluate("window.__still_this_page === true"), "the board reloaded"
     shot(page, "board-overdue")
+
+
+def test_a_dispatch_form_without_its_csrf_token_dispatches_nothing(page, desk_server):
+    case = open_case(desk_server)
+    logged_in(page, "disp", "/board")
+    page.goto(f"/board/cases/{case['id']}")  # the case's acts as a page of their own
+    form = page.locator("#dispatch-form")
+    form.locator("#dispatch-surveyor").select_option("sv2")
+    form.locator("input[name='csrf']").evaluate("e => e.remove()")
+    with page.expect_response(f"**/board/cases/{case['id']}/dispatch") as answer:
+        form.get_by_role("button", name="Dispatch").click()
+    assert answer.value.status == 403
+    expect(page.get_by_role("alert")).to_contain_text("CSRF")
+    after = api(desk_server, "GET", f"/v1/cases/{case['id']}")
+    assert after["dispatches"] == [] and after["status"] == "reported"
