@@ -43,6 +43,9 @@ def test_logging_in_needs_only_the_keyboard(page):
     skip = page.get_by_role("link", name="Skip to content")
     expect(skip).to_be_focused()
     expect(skip).to_be_in_viewport()
+    page.keyboard.press("Tab")  # and every control shows where the focus is
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), "the focused link shows no outline"
 
 
 def test_a_surveyor_and_a_wrong_password_are_refused(page):
