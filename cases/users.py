@@ -51,6 +51,8 @@ async def create_user(
     name = name.strip()
     if not name or len(name) > 100:
         raise UserError("name must be 1 to 100 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UserError("name must not hold control characters")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     check_authority(role, max_approve)

@@ -73,8 +73,11 @@ async def _users_page(
     )
 
 
+MAX_ID = 2**31 - 1  # users.id is a 32-bit integer: a larger one names nobody
+
+
 async def _user(session: AsyncSession, user_id: int) -> User:
-    user = await session.get(User, user_id)
+    user = await session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
         raise NotFoundException(f"no user {user_id}")
     return user

@@ -77,7 +77,10 @@ async def test_the_admin_lists_the_users_and_only_admins_may(client, tokens, db,
         response = await client.get("/admin", follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
         use(client, mine)
-    assert (await client.get("/admin/users/99999")).status_code == 404
+    for missing in ("99999", "0", "-1", str(2**31), "9" * 30):
+        assert (await client.get(f"/admin/users/{missing}")).status_code == 404, missing
+        refused = await client.post(f"/admin/users/{missing}/token", data={"csrf": admin})
+        assert refused.status_code == 404, missing
 
 
 async def test_add_a_surveyor_and_their_token_is_shown_once(client, tokens, db, admin):
@@ -121,6 +124,7 @@ async def test_add_a_reviewer_with_a_password_and_a_limit(client, tokens, db, ad
     [
         ({"name": "sv1", "role": "surveyor"}, 409, "a user named &#39;sv1&#39; already exists"),
         ({"name": "", "role": "surveyor"}, 400, "name must be 1 to 100 characters"),
+        ({"name": "a\x00b", "role": "surveyor"}, 400, "must not hold control characters"),
         ({"name": "x", "role": "king"}, 400, "role must be one of"),
         ({"name": "x", "role": "surveyor", "password": PASSWORD}, 400, "has no desk login"),
         ({"name": "x", "role": "dispatcher", "password": "short"}, 400, "8 to 200 characters"),

@@ -4,6 +4,7 @@ dispatcher script would (the pages themselves are driven by the browser only).""
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import timedelta, timezone
 from typing import Any
 
@@ -95,10 +96,23 @@ def surveyed(server: DeskServer, amount: float = 1500, photos: int = 2) -> dict[
     case = dispatched(server)
     tablet = Tablet(server)
     tablet.push(case["id"], "accepted")
+    tablet.push(case["id"], "contacted")
     tablet.push(case["id"], "arrived")
     for n in range(photos):
         tablet.photo(case["id"], "damage" if n else "scene", seed=next(_numbers))
     tablet.push(case["id"], "survey_completed")
     items = [{"name": "front bumper", "yuan": amount}]
     tablet.push(case["id"], "estimate_submitted", amount=amount, items=items)
+    thumbnails_made(server, case["id"])
     return case
+
+
+def thumbnails_made(server: DeskServer, case_id: str) -> None:
+    """Wait for the server's thumbnail worker (bounded, not a timed assertion), so that the
+    pages show screen-sized photos rather than "no preview yet"."""
+    for _ in range(400):
+        items = api(server, "GET", f"/v1/cases/{case_id}/media", "rev")["items"]
+        if all(item["thumbnail_url"] for item in items):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no thumbnails for case {case_id}")

@@ -17,14 +17,24 @@ def log_in(page: Page, name: str, password: str = PASSWORD, path: str = "/login"
     page.get_by_role("button", name="Log in").click()
 
 
-def logged_in(page: Page, name: str, path: str, *, shown: bool = True) -> None:
+def logged_in(page: Page, name: str, path: str) -> None:
     """Log in and wait until the browser is at `path`, the page showing the user's name."""
     log_in(page, name)
     expect(page).to_have_url(path_pattern(path))
-    if shown:
-        expect(page.locator("header .who strong")).to_have_text(name)
+    expect(page.locator("header .who strong")).to_have_text(name)
 
 
 def path_pattern(path: str) -> re.Pattern[str]:
     """The page's URL is this path (any query)."""
     return re.compile(rf"^https?://[^/]+{re.escape(path)}(\?.*)?$")
+
+
+EVERY_IMAGE_LOADED = (
+    "sel => { const all = [...document.querySelectorAll(sel)];"
+    " return all.length > 0 && all.every(i => i.complete && i.naturalWidth > 0); }"
+)
+
+
+def images_loaded(page: Page, selector: str) -> None:
+    """Wait (bounded) until every image the selector finds has loaded, with real pixels."""
+    page.wait_for_function(EVERY_IMAGE_LOADED, arg=selector)
