@@ -10,7 +10,7 @@ from datetime import timedelta
 from playwright.sync_api import expect
 
 from tests.desk.browser.conftest import shot
-from tests.desk.browser.seed import BRANCH, SCENE, api, case_no, open_case
+from tests.desk.browser.seed import BRANCH, SCENE, api, case_no, dispatched, open_case
 from tests.desk.browser.steps import logged_in
 
 
@@ -62,3 +62,43 @@ def test_a_dispatch_form_without_its_csrf_token_dispatches_nothing(page, desk_se
     expect(page.get_by_role("alert")).to_contain_text("CSRF")
     after = api(desk_server, "GET", f"/v1/cases/{case['id']}")
     assert after["dispatches"] == [] and after["status"] == "reported"
+
+
+def test_the_filters_survive_the_boards_own_refresh(page, desk_server):
+    far, near = open_case(desk_server, zone="suburban"), open_case(desk_server)
+    logged_in(page, "disp", "/board")
+    page.locator("#board-zone").select_option("suburban")  # htmx swaps the rows in place
+    rows = page.locator("#board-table")
+    expect(rows.locator(f"tr[data-case-no='{far['case_no']}']")).to_be_visible()
+    expect(rows.locator(f"tr[data-case-no='{near['case_no']}']")).to_have_count(0)
+    updated = page.locator(".board-updated")
+    before = updated.inner_text()
+    expect(updated).not_to_have_text(before)  # refreshed by itself (every 5 s)
+    expect(rows.locator(f"tr[data-case-no='{far['case_no']}']")).to_be_visible()
+    expect(rows.locator(f"tr[data-case-no='{near['case_no']}']")).to_have_count(0)
+    expect(page.locator("#board-zone")).to_have_value("suburban")
+
+
+def test_redispatch_with_a_purpose_then_close_from_the_board(page, desk_server):
+    case = dispatched(desk_server)
+    logged_in(page, "disp", "/board")
+    page.goto(f"/board/cases/{case['id']}")
+    form = page.locator("#dispatch-form")
+    expect(form.get_by_role("heading", name="Re-dispatch")).to_be_visible()
+    form.locator("#dispatch-surveyor").select_option("sv2")
+    form.locator("#dispatch-purpose").select_option("resurvey")
+    form.get_by_role("button", name="Dispatch").click()
+    expect(page.locator("#board-done")).to_contain_text("dispatched")
+    row = page.locator(f"#board-table tr[data-case-no='{case['case_no']}']")
+    expect(row).to_contain_text("sv2")
+
+    page.goto(f"/board/cases/{case['id']}")
+    expect(page.locator("#board-case .dispatches")).to_contain_text("Re-survey")
+    page.locator("#close-form").get_by_role("button", name="Close the case").click()
+    expect(page.locator("#closed-error")).to_be_visible()  # not approved: a reason is needed
+    shot(page, "board-close-refused")
+    page.locator("#close-reason").fill("The customer withdrew the claim.")
+    page.locator("#close-form").get_by_role("button", name="Close the case").click()
+    expect(page.locator("#board-done")).to_contain_text(f"Case {case['case_no']} closed")
+    page.goto("/board")
+    expect(page.locator(f"#board-table tr[data-case-no='{case['case_no']}']")).to_have_count(0)
