@@ -1,5 +1,6 @@
 """In a real browser, the admin: add a dispatcher with a password (the tablet token shown
-once), who then logs in on a browser of their own; the devices and their tablets."""
+once), who then logs in on a browser of their own and is sent back to the login page by
+their board's own refresh once the admin revokes them; the devices and their tablets."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from playwright.sync_api import expect
 
 from tests.desk.browser.conftest import PASSWORD, new_page, shot
 from tests.desk.browser.seed import Tablet, dispatched
-from tests.desk.browser.steps import logged_in
+from tests.desk.browser.steps import logged_in, path_pattern
 from tests.factories import new_id
 
 
@@ -35,5 +36,12 @@ def test_add_a_dispatcher_who_then_logs_in_and_see_the_devices(page, browser, de
     theirs = new_page(browser, desk_server)
     try:
         logged_in(theirs, name, "/board")
+        # Revoked by the admin, their open board sends them to log in at its next refresh.
+        page.locator("#admin-users").click()
+        page.locator(f"#users tr[data-user='{name}'] a.edit").click()
+        page.locator("#revoke-submit").click()
+        expect(page.locator("#saved")).to_have_text("Revoked.")
+        expect(theirs).to_have_url(path_pattern("/login"))
+        shot(page, "admin-user")
     finally:
         theirs.context.close()
