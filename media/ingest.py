@@ -8,8 +8,6 @@ Anything refused is deleted before its `Refusal` is raised: nothing of it is kep
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterable
@@ -26,9 +24,8 @@ from cases.sql import insert
 from media.images import HEIC, HEIF, HEIF_DECODER, PDF, MediaFacts
 from media.images import describe as describe_file
 from media.models import MediaObject, ThumbnailJob
+from media.spool import Spool
 from media.store import SHA256_HEX, MediaStore, new_temp, object_key, remove_quietly
-
-WRITE_BATCH = 1024 * 1024  # bytes gathered before one threaded write+hash
 
 
 def check_sha256(sha256: str) -> str:
@@ -48,11 +45,6 @@ class Received:
     size: int
 
 
-def _write(f: BinaryIO, hasher: hashlib._Hash, data: bytes) -> None:
-    f.write(data)
-    hasher.update(data)
-
-
 def _finish(f: BinaryIO) -> None:
     f.flush()
     os.fsync(f.fileno())
@@ -60,37 +52,23 @@ def _finish(f: BinaryIO) -> None:
 
 
 async def receive(chunks: AsyncIterable[bytes], staging_dir: Path, max_bytes: int) -> Received:
-    """Spool a body to a fsynced temp file, hashing as it goes. One batch is hashed and
-    written in a thread while the next arrives, so memory stays at two batches."""
+    """Spool a body to a fsynced temp file, hashing as it goes: one batch is hashed and
+    written in a thread while the next arrives (`media.spool`), then one fsync."""
     path = new_temp(staging_dir, ".part")
     hasher = hashlib.sha256()
     size = 0
-    batch: list[bytes] = []
-    batched = 0
-    writing: asyncio.Future[None] | None = None
     f = open(path, "wb")  # noqa: ASYNC230 - writes go through a worker thread below
+    spool = Spool(f, hasher)
     try:
         async for chunk in chunks:
             size += len(chunk)
             if size > max_bytes:
                 raise too_large(max_bytes)
-            batch.append(chunk)
-            batched += len(chunk)
-            if batched >= WRITE_BATCH:
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(
-                    anyio.to_thread.run_sync(_write, f, hasher, b"".join(batch))
-                )
-                batch, batched = [], 0
-        if writing is not None:
-            await writing
-        await anyio.to_thread.run_sync(_write, f, hasher, b"".join(batch))
+            await spool.add(chunk)
+        await spool.drain()
         await anyio.to_thread.run_sync(_finish, f)
     except BaseException:
-        if writing is not None:
-            with contextlib.suppress(BaseException):
-                await writing
+        await spool.settle()
         f.close()
         remove_quietly(path)
         raise

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cases.models import User
 from cases.refusal import Conflict, NotFound, Refusal
 from media.models import TusUpload
+from media.spool import WRITE_BATCH, Spool
 from media.store import SHA256_HEX, remove_quietly
 
 TUS_VERSION = "1.0.0"
@@ -43,7 +44,6 @@ CHECKSUMS: dict[str, Callable[[], hashlib._Hash]] = {
 }
 ADVERTISED_CHECKSUMS = "sha1,sha256,md5"
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-WRITE_BATCH = 1024 * 1024
 
 
 class UploadBusy(Refusal):
@@ -160,12 +160,6 @@ def locked(uploads_dir: Path, upload_id: str) -> Iterator[None]:
         yield
 
 
-def _write(f: BinaryIO, data: bytes, hasher: hashlib._Hash | None) -> None:
-    f.write(data)
-    if hasher is not None:
-        hasher.update(data)
-
-
 def _sync(f: BinaryIO) -> None:
     f.flush()
     os.fsync(f.fileno())
@@ -193,25 +187,21 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
 async def _copy_in(
     f: BinaryIO, chunks: AsyncIterable[bytes], room: int, hasher: hashlib._Hash | None
 ) -> int:
-    """Append chunks to `f` in batches through a thread; refuse more than `room` bytes."""
-    written = 0
-    batch = bytearray()
+    """Append chunks to `f` in batches written in a thread while the next batch arrives
+    (`media.spool`); refuse more than `room` bytes."""
+    received = 0
+    spool = Spool(f, hasher)
     try:
         async for chunk in chunks:
-            if written + len(batch) + len(chunk) > room:
+            if received + len(chunk) > room:
                 raise Refusal("body", "goes past Upload-Length")
-            batch += chunk
-            if len(batch) >= WRITE_BATCH:
-                await anyio.to_thread.run_sync(_write, f, bytes(batch), hasher)
-                written += len(batch)
-                batch.clear()
+            received += len(chunk)
+            await spool.add(chunk)
     finally:
         # Whatever arrived in order is kept (and made durable), even from a cut connection.
-        if batch:
-            await anyio.to_thread.run_sync(_write, f, bytes(batch), hasher)
-            written += len(batch)
+        await spool.drain()
         await anyio.to_thread.run_sync(_sync, f)
-    return written
+    return received
 
 
 async def append(
