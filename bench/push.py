@@ -60,6 +60,12 @@ def _rss_mib(pid: int) -> dict[str, float]:
     return {"rss_mib": fields.get("VmRSS", 0.0), "peak_rss_mib": fields.get("VmHWM", 0.0)}
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _packets(case_id: str, first_seq: int, n: int) -> list[dict]:
     return [
         {
@@ -139,17 +145,21 @@ async def _setup(client, dispatcher: str, surveyors: list[str]) -> list[tuple[di
 async def _configuration(client, tablets, n, batch, seconds, pid, raw_dir, pg_dsn) -> dict:
     sent: list[tuple[dict, dict]] = []
     new_lat: list[float] = []
+    cpu = _cpu_s(pid)
     started = time.perf_counter()
     deadline = started + seconds
     await asyncio.gather(
         *(_tablet(client, h, c, batch, deadline, sent, new_lat) for h, c in tablets[:n])
     )
     new_elapsed = time.perf_counter() - started
+    new_cpu = _cpu_s(pid) - cpu
     packets = len(sent) * batch
     dup_lat: list[float] = []
+    cpu = _cpu_s(pid)
     started = time.perf_counter()
     await _replay(client, sent, dup_lat, n)
     dup_elapsed = time.perf_counter() - started
+    dup_cpu = _cpu_s(pid) - cpu
     new_rate, dup_rate = packets / new_elapsed, packets / dup_elapsed
     bodies = [body for _, body in sent]
     raw = raw_sqlite(raw_dir / f"raw-{n}x{batch}.db", bodies)
@@ -164,6 +174,8 @@ async def _configuration(client, tablets, n, batch, seconds, pid, raw_dir, pg_ds
         "new_latency_ms": {"p50": _pct(new_lat, 0.5), "p99": _pct(new_lat, 0.99)},
         "duplicate_latency_ms": {"p50": _pct(dup_lat, 0.5), "p99": _pct(dup_lat, 0.99)},
         "duplicate_to_new": round(dup_rate / new_rate, 2),
+        "server_cpu_ms_per_new_push": round(new_cpu * 1000 / len(sent), 2),
+        "server_cpu_ms_per_duplicate_push": round(dup_cpu * 1000 / len(sent), 2),
         "raw_sqlite3_packets_per_s": round(raw),
         "ratio_to_raw_sqlite3": round(new_rate / raw, 3),
     }
