@@ -1,23 +1,25 @@
-"""Push throughput on the embedded default, against the raw SQLite ceiling on the same disk.
+"""Push throughput and latency, against the plain-driver ceilings on the same disk.
 
-Starts `kancha serve` on a temporary data dir, drives it with concurrent simulated tablets
-pushing batches of new packets for a fixed time, replays the same batches (all duplicates),
-then inserts the same rows with plain sqlite3 `executemany` (one commit per batch, as the
-server commits once per push). Prints one JSON object.
+Starts `kancha serve` (SQLite under a temporary data dir, or PostgreSQL with
+--database-url: an admin URL on which the bench creates a scratch database and drops it
+afterwards), and for each configuration of --tablets x --batches drives that many
+simulated tablets pushing batches of new packets for --seconds, then replays the same
+batches (all duplicates) with the same concurrency. The same rows are then written by
+plain drivers (bench/push_raw.py): sqlite3 with the server's pragmas; on PostgreSQL also
+asyncpg executemany and COPY. Prints one JSON object; the server's RSS is read from /proc.
 
-    .venv/bin/python bench/push.py [--tablets 32] [--batch 50] [--seconds 10]
+    .venv/bin/python bench/push.py [--tablets 1 8 32] [--batches 1 50] [--seconds 3]
+        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+        [--hold 32x50]   # print the server pid, then run only that configuration
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import socket
-import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from push_raw import SQLITE_PRAGMAS, raw_postgres, raw_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,6 +51,21 @@ def _kancha(env: dict[str, str], *args: str) -> str:
     return out.stdout.strip().splitlines()[-1]
 
 
+def _rss_mib(pid: int) -> dict[str, float]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss_mib": fields.get("VmRSS", 0.0), "peak_rss_mib": fields.get("VmHWM", 0.0)}
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _packets(case_id: str, first_seq: int, n: int) -> list[dict]:
     return [
         {
@@ -63,8 +81,16 @@ def _packets(case_id: str, first_seq: int, n: int) -> list[dict]:
     ]
 
 
-async def _tablet(client, headers, device, case_id, batch, deadline, sent, latencies):
-    seq = 1
+async def _push(client, headers, body, latencies, status) -> None:
+    started = time.perf_counter()
+    response = await client.post("/v1/sync/push", json=body, headers=headers)
+    latencies.append(time.perf_counter() - started)
+    assert response.status_code == 200, response.text
+    assert all(r["status"] == status for r in response.json()["results"]), response.text
+
+
+async def _tablet(client, headers, case_id, batch, deadline, sent, latencies) -> None:
+    device, seq = str(uuid.uuid4()), 1  # a fresh tablet per configuration: seq from 1
     while time.perf_counter() < deadline:
         body = {
             "device_id": device,
@@ -72,24 +98,17 @@ async def _tablet(client, headers, device, case_id, batch, deadline, sent, laten
             "packets": _packets(case_id, seq, batch),
         }
         seq += batch
-        started = time.perf_counter()
-        response = await client.post("/v1/sync/push", json=body, headers=headers)
-        latencies.append(time.perf_counter() - started)
-        assert response.status_code == 200, response.text
-        assert all(r["status"] == "accepted" for r in response.json()["results"])
+        await _push(client, headers, body, latencies, "accepted")
         sent.append((headers, body))
 
 
-async def _replay(client, bodies, latencies, concurrency):
-    queue = list(bodies)
+async def _replay(client, sent, latencies, concurrency) -> None:
+    queue = list(reversed(sent))
 
     async def worker():
         while queue:
             headers, body = queue.pop()
-            started = time.perf_counter()
-            response = await client.post("/v1/sync/push", json=body, headers=headers)
-            latencies.append(time.perf_counter() - started)
-            assert all(r["status"] == "duplicate" for r in response.json()["results"])
+            await _push(client, headers, body, latencies, "duplicate")
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
@@ -99,155 +118,175 @@ def _pct(values: list[float], q: float) -> float:
     return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 2)
 
 
-def _raw_sqlite(path: Path, bodies: list[tuple[dict, dict]]) -> float:
-    """Plain sqlite3 executemany of the same rows, in the same journal mode as the server."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    # The same columns the server's packet log holds, filled the way it fills them.
-    conn.execute(
-        "CREATE TABLE packets (packet_id TEXT PRIMARY KEY, device_id TEXT, seq INTEGER, "
-        "case_id TEXT, surveyor_id INTEGER, kind TEXT, status TEXT, reason TEXT, digest TEXT, "
-        "body BLOB, body_format TEXT, received_at TEXT, occurred_at TEXT, clock_offset_ms "
-        "INTEGER, corrected_at TEXT, lat REAL, lon REAL, accuracy_m REAL, fix_time TEXT, "
-        "category TEXT, UNIQUE (device_id, seq))"
-    )
-    batches = []
-    for _, body in bodies:
-        rows = []
-        for p in body["packets"]:
-            raw = json.dumps(p).encode()
-            rows.append(
-                (
-                    p["packet_id"],
-                    body["device_id"],
-                    p["seq"],
-                    p["case_id"],
-                    1,
-                    p["kind"],
-                    "accepted",
-                    None,
-                    hashlib.sha256(raw).hexdigest(),
-                    raw,
-                    "json",
-                    "2026-01-05 08:06:00",
-                    p["occurred_at"],
-                    0,
-                    p["occurred_at"],
-                    p["gps"]["lat"],
-                    p["gps"]["lon"],
-                    8.0,
-                    None,
-                    None,
-                )
-            )
-        batches.append(rows)
+async def _setup(client, dispatcher: str, surveyors: list[str]) -> list[tuple[dict, str]]:
+    for _ in range(600):
+        try:
+            if (await client.get("/health")).status_code == 200:
+                break
+        except httpx.TransportError:
+            await asyncio.sleep(0.05)
+    desk = {"Authorization": f"Bearer {dispatcher}"}
+    tablets = []
+    for i, token in enumerate(surveyors):
+        case = {
+            "case_no": f"BENCH-{i}",
+            "reported_at": "2026-01-05T15:55:00+08:00",
+            "location": {"lat": 31.23, "lon": 121.47},
+            "address": "bench",
+            "zone": "city",
+        }
+        case = (await client.post("/v1/cases", headers=desk, json=case)).json()
+        dispatch = {"surveyor": f"sv{i}"}
+        await client.post(f"/v1/cases/{case['id']}/dispatch", headers=desk, json=dispatch)
+        tablets.append(({"Authorization": f"Bearer {token}"}, case["id"]))
+    return tablets
+
+
+async def _configuration(client, tablets, n, batch, seconds, pid, raw_dir, pg_dsn) -> dict:
+    sent: list[tuple[dict, dict]] = []
+    new_lat: list[float] = []
+    cpu = _cpu_s(pid)
     started = time.perf_counter()
-    for rows in batches:
-        conn.execute("BEGIN")
-        conn.executemany(f"INSERT INTO packets VALUES ({', '.join('?' * 20)})", rows)
-        conn.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    conn.close()
-    return sum(len(r) for r in batches) / elapsed
+    deadline = started + seconds
+    await asyncio.gather(
+        *(_tablet(client, h, c, batch, deadline, sent, new_lat) for h, c in tablets[:n])
+    )
+    new_elapsed = time.perf_counter() - started
+    new_cpu = _cpu_s(pid) - cpu
+    packets = len(sent) * batch
+    dup_lat: list[float] = []
+    cpu = _cpu_s(pid)
+    started = time.perf_counter()
+    await _replay(client, sent, dup_lat, n)
+    dup_elapsed = time.perf_counter() - started
+    dup_cpu = _cpu_s(pid) - cpu
+    new_rate, dup_rate = packets / new_elapsed, packets / dup_elapsed
+    bodies = [body for _, body in sent]
+    raw = raw_sqlite(raw_dir / f"raw-{n}x{batch}.db", bodies)
+    out = {
+        "tablets": n,
+        "batch": batch,
+        "pushes": len(sent),
+        "packets": packets,
+        "new_packets_per_s": round(new_rate),
+        "duplicate_packets_per_s": round(dup_rate),
+        "new_pushes_per_s": round(len(sent) / new_elapsed, 1),
+        "new_latency_ms": {"p50": _pct(new_lat, 0.5), "p99": _pct(new_lat, 0.99)},
+        "duplicate_latency_ms": {"p50": _pct(dup_lat, 0.5), "p99": _pct(dup_lat, 0.99)},
+        "duplicate_to_new": round(dup_rate / new_rate, 2),
+        "server_cpu_ms_per_new_push": round(new_cpu * 1000 / len(sent), 2),
+        "server_cpu_ms_per_duplicate_push": round(dup_cpu * 1000 / len(sent), 2),
+        "raw_sqlite3_packets_per_s": round(raw),
+        "ratio_to_raw_sqlite3": round(new_rate / raw, 3),
+    }
+    if pg_dsn:
+        pg = await raw_postgres(pg_dsn, bodies, n)
+        out["raw_asyncpg_executemany_packets_per_s"] = round(pg["executemany"])
+        out["raw_asyncpg_copy_packets_per_s"] = round(pg["copy"])
+        out["ratio_to_executemany"] = round(new_rate / pg["executemany"], 3)
+        out["ratio_to_copy"] = round(new_rate / pg["copy"], 3)
+    out["server_after"] = _rss_mib(pid)
+    return out
+
+
+async def _scratch_database(admin_url: str, drop: str | None = None) -> tuple[str, str]:
+    import asyncpg
+
+    admin_dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        if drop:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)')
+            return "", ""
+        name = f"kancha_pushbench_{uuid.uuid4().hex[:8]}"
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = admin_dsn.rsplit("/", 1)[0]
+    return name, f"{base}/{name}"
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tablets", type=int, default=32)
-    parser.add_argument("--batch", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--tablets", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--database-url", default="", help="PostgreSQL admin URL")
+    parser.add_argument("--hold", default="", help="TxB: print the pid, wait 3 s, run it only")
     args = parser.parse_args()
+    configs = [(n, b) for b in args.batches for n in args.tablets]
+    if args.hold:
+        n, b = (int(x) for x in args.hold.split("x"))
+        configs = [(n, b)]
 
-    with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
-        data = Path(tmp) / "data"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KANCHA_")}
-        env["KANCHA_DATA_DIR"] = str(data)
-        dispatcher = _kancha(env, "user", "add", "disp", "--role", "dispatcher")
-        surveyors = [
-            _kancha(env, "user", "add", f"sv{i}", "--role", "surveyor") for i in range(args.tablets)
-        ]
-        port = _free_port()
-        server = subprocess.Popen(  # noqa: ASYNC220 (started once, before any load)
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            limits = httpx.Limits(max_connections=args.tablets * 2)
-            async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
-                for _ in range(400):
-                    try:
-                        if (await client.get("/health")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.05)
-                desk = {"Authorization": f"Bearer {dispatcher}"}
-                tablets = []
-                for i, token in enumerate(surveyors):
-                    case = (
-                        await client.post(
-                            "/v1/cases",
-                            headers=desk,
-                            json={
-                                "case_no": f"BENCH-{i}",
-                                "reported_at": "2026-01-05T15:55:00+08:00",
-                                "location": {"lat": 31.23, "lon": 121.47},
-                                "address": "bench",
-                                "zone": "city",
-                            },
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KANCHA_")}
+    scratch, pg_dsn = "", ""
+    if args.database_url:
+        scratch, pg_dsn = await _scratch_database(args.database_url)
+        env["KANCHA_DATABASE_URL"] = pg_dsn.replace("postgresql://", "postgresql+asyncpg://")
+    results = []
+    try:
+        with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
+            env["KANCHA_DATA_DIR"] = str(Path(tmp) / "data")
+            dispatcher = _kancha(env, "user", "add", "disp", "--role", "dispatcher")
+            most = max(n for n, _ in configs)
+            surveyors = [
+                _kancha(env, "user", "add", f"sv{i}", "--role", "surveyor") for i in range(most)
+            ]
+            port = _free_port()
+            server = subprocess.Popen(  # noqa: ASYNC220 (started once, before any load)
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                limits = httpx.Limits(max_connections=most * 2)
+                url = f"http://127.0.0.1:{port}"
+                async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+                    tablets = await _setup(client, dispatcher, surveyors)
+                    idle = _rss_mib(server.pid)
+                    if args.hold:
+                        print(f"server pid {server.pid}", file=sys.stderr, flush=True)
+                        await asyncio.sleep(3)
+                    for n, batch in configs:
+                        results.append(
+                            await _configuration(
+                                client,
+                                tablets,
+                                n,
+                                batch,
+                                args.seconds,
+                                server.pid,
+                                Path(tmp),
+                                pg_dsn,
+                            )
                         )
-                    ).json()
-                    await client.post(
-                        f"/v1/cases/{case['id']}/dispatch",
-                        headers=desk,
-                        json={"surveyor": f"sv{i}"},
-                    )
-                    tablets.append(
-                        ({"Authorization": f"Bearer {token}"}, str(uuid.uuid4()), case["id"])
-                    )
-
-                sent: list[tuple[dict, dict]] = []
-                new_lat: list[float] = []
-                started = time.perf_counter()
-                deadline = started + args.seconds
-                await asyncio.gather(
-                    *(
-                        _tablet(client, h, d, c, args.batch, deadline, sent, new_lat)
-                        for h, d, c in tablets
-                    )
-                )
-                new_elapsed = time.perf_counter() - started
-                packets = len(sent) * args.batch
-
-                dup_lat: list[float] = []
-                started = time.perf_counter()
-                await _replay(client, sent, dup_lat, args.tablets)
-                dup_elapsed = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        raw = _raw_sqlite(Path(tmp) / "raw.db", sent)
-
-    accepted_per_s = packets / new_elapsed
-    duplicate_per_s = packets / dup_elapsed
+                    final = _rss_mib(server.pid)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    finally:
+        if scratch:
+            await _scratch_database(args.database_url, drop=scratch)
     print(
         json.dumps(
             {
-                "tablets": args.tablets,
-                "batch": args.batch,
-                "packets": packets,
-                "accepted_packets_per_s": round(accepted_per_s),
-                "duplicate_packets_per_s": round(duplicate_per_s),
-                "new_latency_ms": {"p50": _pct(new_lat, 0.5), "p99": _pct(new_lat, 0.99)},
-                "duplicate_latency_ms": {"p50": _pct(dup_lat, 0.5), "p99": _pct(dup_lat, 0.99)},
-                "raw_sqlite_packets_per_s": round(raw),
-                "ratio_to_raw": round(accepted_per_s / raw, 3),
-                "duplicate_to_new": round(duplicate_per_s / accepted_per_s, 2),
-                "median_latency_ms_all": round(statistics.median(new_lat + dup_lat) * 1000, 2),
+                "database": "postgresql" if pg_dsn else "sqlite",
+                "seconds_per_configuration": args.seconds,
+                "server_sqlite_pragmas": SQLITE_PRAGMAS,
+                "raw_sqlite3": "same 23 columns, PK + UNIQUE(device_id, seq) + "
+                "(case_id, status) index, one BEGIN IMMEDIATE..COMMIT per push batch, "
+                "one connection, server pragmas; no foreign keys",
+                "raw_postgres": "asyncpg executemany / COPY of the same rows, one "
+                "transaction per push batch, one connection per tablet, synchronous_commit "
+                "server default"
+                if pg_dsn
+                else None,
+                "server_rss_idle": idle,
+                "server_rss_end": final,
+                "configurations": results,
             },
             indent=2,
         )

@@ -157,3 +157,12 @@ def test_kancha_user_add_password_reads_stdin(tmp_path):
 
 def test_hidden_helper_reads_a_field():
     assert hidden('<input type="hidden" name="csrf" value="abc">', "csrf") == "abc"
+
+
+async def test_over_https_the_session_cookie_is_secure(app, tokens, db):
+    await with_password(db, "disp")
+    async with AsyncTestClient(app=app, base_url="https://desk.example") as secure:
+        response = await log_in(secure, "disp")
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert "kancha_session=" in cookie and "Secure" in cookie and "HttpOnly" in cookie
