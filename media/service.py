@@ -111,6 +111,17 @@ class MediaService:
         created = await record(self.session, sha256, received.size, facts, self.clock.now())
         return Stored(sha256, received.size, facts.content_type, created)
 
+    async def put_unnamed(self, chunks: AsyncIterable[bytes]) -> Stored:
+        """The same as `put` for a body whose hash is known only once read (an attachment
+        of an ODK Collect submission): named by the SHA-256 its bytes hash to."""
+        store = self.runtime.store
+        with self.runtime.worker.upload():
+            received = await receive(chunks, store.staging_dir, self.settings.max_media_bytes)
+            sha256 = received.sha256
+            facts = await accept(received, sha256, store, self.settings.exif_utc_offset_minutes)
+        created = await record(self.session, sha256, received.size, facts, self.clock.now())
+        return Stored(sha256, received.size, facts.content_type, created)
+
     # -- reading -------------------------------------------------------------------------
 
     async def case(self, case_id: str) -> Case:

@@ -34,6 +34,7 @@ from server.routes.cases import CaseController
 from server.routes.devices import DeviceController
 from server.routes.health import health
 from server.routes.media import MediaController
+from server.routes.openrosa import CollectController, TokenCollectController
 from server.routes.reports import read_sla_report
 from server.routes.review import ReviewController
 from server.routes.sync import SyncController, provide_sync_service
@@ -42,6 +43,7 @@ from server.settings import Settings, SettingsError
 
 ROUTES = [health, CaseController, SyncController, ReviewController, read_board, read_sla_report]
 ROUTES += [MediaController, UploadController, DeviceController]
+ROUTES += [CollectController, TokenCollectController]  # ODK Collect (OpenRosa)
 MAX_STALE_FIX_SECONDS = 7 * 24 * 3600  # a week: anything more is no margin at all
 
 
@@ -98,7 +100,10 @@ def create_app(
             "cases": Provide(provide_case_service, sync_to_thread=False),
         },
         middleware=[
-            DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/health", *OPEN_PATHS])
+            DefineMiddleware(
+                BearerTokenMiddleware,
+                exclude=["^/schema", "^/health", "^/openrosa", "^/collect/", *OPEN_PATHS],
+            )
         ],
         before_send=[settle_session],
         after_exception=[close_session_after_exception],

@@ -64,3 +64,47 @@ class ServerSecret(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class OdkSubmission(Base):
+    """An ODK Collect submission (OpenRosa), by its instanceID: the XML verbatim as first
+    received, and the seqs its packets hold on the device, allocated once so that a re-send
+    maps to the same packets. `completed_at` is set once every part has arrived and the
+    packets were settled through the same push path as the JSON protocol."""
+
+    __tablename__ = "odk_submissions"
+
+    instance_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    form_version: Mapped[str] = mapped_column(String(32))
+    surveyor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of `xml`
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    seq_count: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OdkAttachment(Base):
+    """A file of a submission as it arrived (in any of its parts), by the name the XML gives
+    it; the bytes are in the media store under `sha256`."""
+
+    __tablename__ = "odk_attachments"
+
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("odk_submissions.instance_id"), primary_key=True
+    )
+    filename: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OdkDeviceSeq(Base):
+    """The last seq handed to a Collect device's submissions (Collect itself has none)."""
+
+    __tablename__ = "odk_device_seqs"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
