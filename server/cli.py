@@ -16,6 +16,7 @@ from cases.passwords import DESK_ROLES, check_new_password, set_password
 from cases.reviews import yuan
 from cases.users import (
     UserError,
+    active_user_by_name,
     create_user,
     issue_token,
     list_users,
@@ -151,6 +152,34 @@ def cmd_user_token(settings: Settings, args: argparse.Namespace) -> int:
         " it is shown once:"
     )
     print(token)
+    return 0
+
+
+def cmd_collect_qr(settings: Settings, args: argparse.Namespace) -> int:
+    """A new token for a surveyor and the QR code that configures ODK Collect with it."""
+    from sync.openrosa.qr import collect_settings, qr_code, settings_payload
+
+    _prepare(settings)
+
+    async def issue(session) -> str:
+        user = await active_user_by_name(session, args.name)
+        if user is None or user.role != "surveyor":
+            raise UserError(f"no active surveyor named {args.name!r}")
+        return await issue_token(session, args.name)
+
+    token = asyncio.run(_with_session(settings, issue)())
+    collect = collect_settings(args.url, token, args.name)
+    code = qr_code(collect)
+    print(
+        f"ODK Collect for {args.name} at {args.url.rstrip('/')}/collect/<token>: scan with "
+        "Collect (Configure with QR code). A new token was issued; the old one no longer works."
+    )
+    if args.png:
+        code.save(args.png, scale=8, border=4)
+        print(f"QR code written to {args.png}")
+    else:
+        code.terminal(out=sys.stdout, compact=True)
+    print(f"settings (what the code carries, base64 of zlib JSON): {settings_payload(collect)}")
     return 0
 
 
@@ -305,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = user.add_parser("revoke", help="revoke a user's token")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_user_revoke)
+
+    qr = sub.add_parser(
+        "collect-qr", help="issue a surveyor a token and show the QR code for ODK Collect"
+    )
+    qr.add_argument("name", metavar="USER")
+    qr.add_argument(
+        "--url", default="http://127.0.0.1:8000", help="the server as the phone reaches it"
+    )
+    qr.add_argument("--png", metavar="FILE", help="write a PNG instead of terminal text")
+    qr.set_defaults(func=cmd_collect_qr)
 
     recalc = sub.add_parser("recalc", help="recompute every case's timings from the log")
     recalc.add_argument("--batch", type=int, default=500, help="cases per transaction")

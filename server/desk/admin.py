@@ -25,6 +25,7 @@ from cases.values import ROLES
 from server.desk.guards import desk
 from server.desk.render import page
 from server.desk.sessions import close_sessions_of
+from sync.openrosa.qr import collect_settings, svg_data_uri
 
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 Form = Annotated[dict[str, str], FORM]
@@ -98,9 +99,20 @@ def _user_page(request: Request, user: User, *, status: int = 200, **context: An
     )
 
 
-def _token_page(request: Request, user: User | str, token: str, *, status: int = 200) -> Template:
+def _token_page(
+    request: Request, user: User | str, token: str, *, status: int = 200, role: str = ""
+) -> Template:
     holder = user if isinstance(user, str) else user.name
-    response = page(request, "admin_token.html", status_code=status, holder=holder, token=token)
+    role = role if isinstance(user, str) else user.role
+    # A surveyor's token also configures ODK Collect: the QR code carries this server's URL
+    # with the token in it (sync/openrosa/qr.py), shown once like the token itself.
+    qr = None
+    if role == "surveyor":
+        server_root = str(request.base_url).rstrip("/")
+        qr = svg_data_uri(collect_settings(server_root, token, holder))
+    response = page(
+        request, "admin_token.html", status_code=status, holder=holder, token=token, qr=qr
+    )
     response.headers.update(NO_STORE)
     return response
 
@@ -126,7 +138,7 @@ async def add_user_form(
         return await _users_page(
             request, db_session, status=_status(error), add_error=str(error), form=form
         )
-    return _token_page(request, name.strip(), token, status=201)
+    return _token_page(request, name.strip(), token, status=201, role=str(data.get("role", "")))
 
 
 @get("/admin/users/{user_id:int}", guards=[desk("admin")], include_in_schema=False)

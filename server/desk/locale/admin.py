@@ -28,6 +28,9 @@ EN = {
     "admin.token": "Token",
     "admin.token_once": "Copy it now: it is shown this once and stored only as a hash.",
     "admin.token_done": "Back to the users",
+    "admin.collect_qr": "ODK Collect: Configure with QR code, scan this; the phone is then "
+    "set up with this server, the survey form and auto-send.",
+    "admin.collect_qr_alt": "QR code configuring ODK Collect for {name}",
     "admin.user_title": "User {name}",
     "admin.profile": "Role, team and approval limit",
     "admin.reset_password": "Reset the desk password",
@@ -95,6 +98,9 @@ ZH = {
     "admin.token": "令牌",
     "admin.token_once": "请立即复制：令牌只显示这一次，系统仅保存其哈希值。",
     "admin.token_done": "返回用户列表",
+    "admin.collect_qr": "ODK Collect：选择“用二维码配置”扫描此码，手机即连上本服务器，"
+    "并取得查勘表单、自动发送。",
+    "admin.collect_qr_alt": "为 {name} 配置 ODK Collect 的二维码",
     "admin.user_title": "用户 {name}",
     "admin.profile": "角色、小组和核损权限",
     "admin.reset_password": "重置工作台密码",
