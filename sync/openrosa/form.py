@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from pyxform.xls2xform import convert
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,7 +44,11 @@ class Form:
 
 
 def build_form(xlsx: Path) -> Form:
-    """Build an XLSForm to an XForm and read back what a submission is checked against."""
+    """Build an XLSForm to an XForm and read back what a submission is checked against.
+    pyxform is imported here, not at the top: it takes about a second to import, which
+    every server process and CLI run would otherwise pay before serving anything."""
+    from pyxform.xls2xform import convert
+
     result = convert(xlsform=str(xlsx), pretty_print=False)
     xml = result.xform.encode()
     doc = ET.fromstring(xml)  # our own output, not a device's
@@ -74,7 +77,7 @@ def build_form(xlsx: Path) -> Form:
 
 @cache
 def survey_form() -> Form:
-    """The survey form, built at first use and kept for the process."""
+    """The survey form, built at the first OpenRosa request and kept for the process."""
     return build_form(SURVEY_XLSX)
 
 
