@@ -40,6 +40,7 @@ from sync.service import SyncService
 ACCEPT_CONTENT_LENGTH = 10 * 1024 * 1024
 OPENROSA = {"X-OpenRosa-Version": "1.0"}
 XML_TYPE = "text/xml; charset=utf-8"
+MAX_POST_BYTES = 256 * 1024 * 1024
 REALM = 'Basic realm="kancha", charset="UTF-8"'
 NS_RESPONSE = "http://openrosa.org/http/response"
 
@@ -219,7 +220,8 @@ class CollectController(Controller):
     async def submission_head(self) -> None:
         """Collect asks before sending: authenticated, and how much one POST may carry."""
 
-    @post("/submission", request_max_body_size=None)
+    # Litestar parses multipart in memory: a hard cap here, the settings' limit checked below.
+    @post("/submission", request_max_body_size=MAX_POST_BYTES)
     async def submission(
         self,
         request: Request,

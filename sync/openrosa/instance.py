@@ -259,7 +259,11 @@ def incoming_packets(
             media=[files[filename]] if filename else [],
             **plan,
         )
-        check_data(packet)
         body = msgspec.json.encode(packet)
+        try:  # every constraint of the wire type, as a JSON push is decoded
+            msgspec.json.decode(body, type=Packet)
+        except msgspec.ValidationError as exc:
+            raise Refusal("xml_submission_file", f"not a packet kancha can take: {exc}") from None
+        check_data(packet)
         out.append(Incoming(packet, body, JSON, digest(packet)))
     return out

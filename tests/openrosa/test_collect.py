@@ -228,6 +228,10 @@ BAD = {
         lambda c: instance_xml(c, instance_id=new_instance_id(), files={"scene_photo": "a.jpg"}),
         {"a.jpg": b"MZ not a photo at all" * 10}, 415, "",
     ),
+    "XML too large": (
+        lambda c: instance_xml(c, instance_id=new_instance_id(), notes="n" * 300_000),
+        {}, 413, "larger than",
+    ),
     "a named file that never came": (
         lambda c: instance_xml(c, instance_id=new_instance_id(), files={"scene_photo": "a.jpg"}),
         {}, 400, "never did",
@@ -244,4 +248,28 @@ async def test_bad_input_gets_an_openrosa_error_and_nothing_is_stored(client, to
     assert response.status_code == status, response.text
     assert response.headers["x-openrosa-version"] == "1.0"
     assert words in message(response)
+    assert await stored(db) == {"packets": 0, "submissions": 0, "attachments": 0, "media": 0}
+
+
+async def test_a_part_over_the_media_limit_is_413_and_nothing_is_stored(
+    tmp_path, database_url, clock, tokens, db
+):
+    from litestar.testing import AsyncTestClient
+
+    from server.app import create_app
+    from server.settings import Settings
+
+    settings = Settings(
+        data_dir=str(tmp_path / "data"), database_url=database_url, max_media_bytes=20_000
+    )
+    async with AsyncTestClient(app=create_app(settings, clock=clock)) as small:
+        case = await dispatched_case(small, tokens)
+        big = photo(800, 600, noise=True)
+        assert len(big) > 20_000
+        xml = instance_xml(case["id"], instance_id=new_instance_id(),
+                           files={"scene_photo": "big.jpg"})  # fmt: skip
+        collect = Collect(small, f"/collect/{token_of(tokens)}")
+        [response] = await collect.submit(xml, {"big.jpg": big})
+    assert response.status_code == 413, response.text
+    assert "larger than the limit of 20000 bytes" in message(response)
     assert await stored(db) == {"packets": 0, "submissions": 0, "attachments": 0, "media": 0}
