@@ -174,11 +174,10 @@ def cmd_collect_qr(settings: Settings, args: argparse.Namespace) -> int:
         f"ODK Collect for {args.name} at {args.url.rstrip('/')}/collect/<token>: scan with "
         "Collect (Configure with QR code). A new token was issued; the old one no longer works."
     )
+    code.terminal(out=sys.stdout, compact=True)
     if args.png:
         code.save(args.png, scale=8, border=4)
         print(f"QR code written to {args.png}")
-    else:
-        code.terminal(out=sys.stdout, compact=True)
     print(f"settings (what the code carries, base64 of zlib JSON): {settings_payload(collect)}")
     return 0
 
@@ -342,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     qr.add_argument(
         "--url", default="http://127.0.0.1:8000", help="the server as the phone reaches it"
     )
-    qr.add_argument("--png", metavar="FILE", help="write a PNG instead of terminal text")
+    qr.add_argument("--png", metavar="FILE", help="also write the code as a PNG")
     qr.set_defaults(func=cmd_collect_qr)
 
     recalc = sub.add_parser("recalc", help="recompute every case's timings from the log")
