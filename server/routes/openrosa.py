@@ -255,16 +255,15 @@ class CollectController(Controller):
             if not isinstance(value, UploadFile):
                 raise Refusal(name, "expected a file part")
             parts.append(Part(value.filename or name, lambda v=value: _chunks(v)))
-        async with sync.push_turn():
-            answer = await submit(
-                sync,
-                media,
-                survey_form(),
-                xml,
-                parts,
-                incomplete=incomplete,
-                sent_at=_sent_at(request),
-            )
+        answer = await submit(
+            sync,
+            media,
+            survey_form(),
+            xml,
+            parts,
+            incomplete=incomplete,
+            sent_at=_sent_at(request),
+        )
         nature = "submit_success" if answer.complete else ""
         return openrosa_message(_answer_text(answer), 201 if answer.complete else 202, nature)
 

@@ -90,11 +90,14 @@ async def submit(
                 "this file is not named by the submission's XML",
             )
     digest = xml_digest(xml)
-    existing = await _existing(session, instance, digest, surveyor.id)
-    if existing is not None and existing.completed_at is not None:
-        return Answer(instance.instance_id, complete=True, again=True)
-    if await session.get(Case, instance.case_id) is None:
-        raise Refusal("case", f"no case {instance.case_id!r}: get the blank form again")
+    # Read apart from the request's transaction: a re-send is answered without one, and on
+    # SQLite the one writer is not held while the photos stream, hash and get checked.
+    async with sync.sessions.session(write=False) as reader:
+        existing = await _existing(reader, instance, digest, surveyor.id)
+        if existing is not None and existing.completed_at is not None:
+            return Answer(instance.instance_id, complete=True, again=True)
+        if await reader.get(Case, instance.case_id) is None:
+            raise Refusal("case", f"no case {instance.case_id!r}: get the blank form again")
 
     files = {}
     for part in parts:
@@ -102,9 +105,7 @@ async def submit(
         files[part.filename] = stored.sha256
     device_id = device_key(surveyor.id, instance.deviceid)
     planned = planned_packets(instance)
-    row = existing or await _claim(
-        session, instance, xml, digest, (surveyor.id, device_id), len(planned), now
-    )
+    row = await _claim(session, instance, xml, digest, (surveyor.id, device_id), len(planned), now)
     if row.completed_at is not None:  # a racing identical POST settled it meanwhile
         return Answer(instance.instance_id, complete=True, again=True)
     if files:
@@ -131,7 +132,8 @@ async def submit(
             f"the last part came, but {', '.join(missing)} never did: send the submission again",
         )
     packets = incoming_packets(planned, row.first_seq, held)
-    outcome = await sync.push(row.device_id, sent_at or instance.end, packets)
+    async with sync.push_turn():  # as a JSON push is settled
+        outcome = await sync.push(row.device_id, sent_at or instance.end, packets)
     refused = [r for r in outcome.results if r.status == "rejected"]
     if refused:
         reasons = "; ".join(sorted({f"{r.packet_id}: {r.reason}" for r in refused}))
@@ -181,8 +183,8 @@ async def _claim(
     count: int,
     now: datetime,
 ) -> OdkSubmission:
-    """Insert the submission with a fresh seq range of its device; a racing POST that got
-    in first wins (this one then waits for it and reads its row)."""
+    """Insert the submission with a fresh seq range of its device, or read the one held
+    (a part before, or a racing POST that got in first: this one waits for it)."""
     surveyor_id, device_id = sender
     claimed = await session.scalar(
         insert(session, OdkSubmission)
