@@ -38,8 +38,12 @@ def photo(
     seed: int = 0,
     quality: int = 85,
     noise: bool = False,
+    camera: bool = True,
+    software: str | None = None,
 ) -> bytes:
-    """A JPEG photo; `taken_at` is written as camera-local time (with `offset` if given)."""
+    """A JPEG photo; `taken_at` is written as camera-local time (with `offset` if given).
+    A camera's Make and Model are written unless `camera` is False (so with no other tag
+    the JPEG has no EXIF at all); `software` is written as the Software tag."""
     rng = random.Random(seed)
     base = Image.linear_gradient("L").resize((width, height))
     colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
@@ -49,6 +53,10 @@ def photo(
         image = Image.blend(image, grain, 0.35)
     image.putpixel((seed % width, 0), colour)  # different seeds, different bytes
     exif = Image.Exif()
+    if camera:
+        exif[0x010F], exif[0x0110] = "KanchaCam", "K1"
+    if software is not None:
+        exif[0x0131] = software
     if orientation is not None:
         exif[0x0112] = orientation
     if taken_at is not None:
