@@ -78,7 +78,13 @@ def read_exif(image: Image.Image, *, utc_offset_minutes: int = 480) -> ExifFacts
 
 
 def _text(value: Any) -> str | None:
-    """A text tag as str (bytes decoded leniently), None when absent or blank."""
+    """A text tag as str, None when absent or blank. EXIF says ASCII, but Chinese apps
+    write UTF-8, which Pillow hands over read as Latin-1: read back as UTF-8 when it is."""
+    if isinstance(value, str):
+        try:
+            value = value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
