@@ -83,6 +83,7 @@ async def case_media(
             .add_columns(Packet.status, Packet.surveyor_id, Packet.received_at)
             .add_columns(
                 Packet.kind,
+                Packet.occurred_at,
                 Packet.corrected_at,
                 Packet.monotonic_at,
                 Packet.fix_time,
@@ -103,7 +104,7 @@ async def case_media(
         categories.setdefault(sha256, category)
         if sha256 not in packets:
             time, _source, _flags = event_time(ref)
-            packets[sha256] = PacketFacts(ref.kind, time, ref.lat, ref.lon)
+            packets[sha256] = PacketFacts(ref.kind, time, ref.occurred_at, ref.lat, ref.lon)
         if status == "accepted" or (
             irregular_dispatch(dispatches, surveyor_id, received_at, irregular_window) is not None
         ):

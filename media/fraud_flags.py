@@ -27,7 +27,7 @@ EXIF_GPS_INVALID = GPS_INVALID
 NEAR_DUPLICATE = "near_duplicate"  # pHash within KANCHA_PHASH_DISTANCE of another case's
 NO_EXIF = "no_exif"  # a JPEG of a photo packet without any EXIF (cameras always write some)
 EDITING_SOFTWARE = "editing_software"  # EXIF Software names an editor
-EXIF_TIME_FAR = "exif_time_far"  # EXIF time far from the packet's event time
+EXIF_TIME_FAR = "exif_time_far"  # EXIF time far from the packet's event time (and clock)
 EXIF_GPS_FAR = "exif_gps_far"  # EXIF position far from the packet's fix
 SCREENSHOT = "screenshot"  # a PNG, or a screen's exact size without EXIF
 
@@ -83,10 +83,12 @@ class PhotoChecks:
 
 @dataclass(frozen=True)
 class PacketFacts:
-    """What a check needs of the packet referencing a photo: its kind, believed time, fix."""
+    """What a check needs of the packet referencing a photo: its kind, its believed time
+    (cases.timeline.event_time), the time its tablet's clock gave, and its fix."""
 
     kind: str
     time: datetime
+    device_time: datetime
     lat: float | None
     lon: float | None
 
@@ -114,8 +116,11 @@ def metadata_flags(media, packet: PacketFacts | None, checks: PhotoChecks) -> di
     if packet is None:
         return out
     if media.taken_at is not None:
+        # The tablet's camera stamps its own clock: a wrong clock makes both the packet's
+        # time and the EXIF wrong alike, so only a time far from both is flagged.
         seconds = (media.taken_at - packet.time).total_seconds()
-        if abs(seconds) > checks.exif_time_seconds:
+        own = (media.taken_at - packet.device_time).total_seconds()
+        if min(abs(seconds), abs(own)) > checks.exif_time_seconds:
             side = "before" if seconds < 0 else "after"
             out[EXIF_TIME_FAR] = f"EXIF time is {_span(abs(seconds))} {side} the event"
     if None not in (media.lat, media.lon, packet.lat, packet.lon):

@@ -85,9 +85,11 @@ class PacketMedia(Base):
 
 class PhashSegment(Base):
     """The near-duplicate index (media.near_duplicates): one row per 16-bit segment of a
-    photo's pHash, keyed `segment_no << 16 | value`, so candidates are found by equality."""
+    photo's pHash, keyed `segment_no << 16 | value`, so candidates are found by equality.
+    The whole hash is in the key too, so a look-up reads the primary key index alone."""
 
     __tablename__ = "media_phash_segments"
 
     key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    phash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     sha256: Mapped[str] = mapped_column(ForeignKey("media_objects.sha256"), primary_key=True)

@@ -5,7 +5,8 @@ stored as one row keyed `segment_no << 16 | value` (media.models.PhashSegment). 
 hashes within d bits differ in some segment by at most d // SEGMENTS bits (pigeonhole),
 so the candidates are the rows whose key is one of the values within that radius of a
 segment of the query: 4 x 17 keys at the default d = 6 (radius 1), each an index
-equality. The exact distance of each candidate is then counted in Python. The table is
+equality; each row holds the whole hash, so the primary key index answers alone. The
+exact distance of each candidate is then counted in Python. The table is
 in the database, so it is the same on SQLite and PostgreSQL and survives restarts; no
 look-up ever scans all hashes.
 """
@@ -72,7 +73,7 @@ async def add(session: AsyncSession, sha256: str, value: int) -> None:
     )
     await session.execute(
         insert(session, PhashSegment).on_conflict_do_nothing(),
-        [{"key": key, "sha256": sha256} for key in segments(value)],
+        [{"key": key, "phash": to_signed(value), "sha256": sha256} for key in segments(value)],
     )
 
 
@@ -80,13 +81,12 @@ async def near(session: AsyncSession, sha256: str, value: int, distance: int) ->
     """The other stored photos within `distance` bits of `value`, nearest first."""
     distance = max(0, min(distance, MAX_DISTANCE))
     rows = await session.execute(
-        select(PhashSegment.sha256, MediaObject.phash)
-        .join(MediaObject, MediaObject.sha256 == PhashSegment.sha256)
-        .where(PhashSegment.key.in_(probe_keys(value, distance)), PhashSegment.sha256 != sha256)
-        .distinct()
+        select(PhashSegment.sha256, PhashSegment.phash).where(
+            PhashSegment.key.in_(probe_keys(value, distance))
+        )
     )
     found = {}
     for other, stored in rows:
-        if stored is not None and (d := hamming(value, to_unsigned(stored))) <= distance:
+        if other != sha256 and (d := hamming(value, to_unsigned(stored))) <= distance:
             found[other] = d
     return [Match(s, d) for s, d in sorted(found.items(), key=lambda kv: (kv[1], kv[0]))]

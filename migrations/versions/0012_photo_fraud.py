@@ -24,6 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "media_phash_segments",
         sa.Column("key", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("phash", sa.BigInteger(), primary_key=True, autoincrement=False),
         sa.Column(
             "sha256",
             sa.String(length=64),

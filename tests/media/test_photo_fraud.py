@@ -122,6 +122,16 @@ async def test_exif_time_and_place_far_from_the_packet_are_flagged_in_either_ord
     item = (await gallery(client, tokens["rev"], case["id"]))[sha(elsewhere)]
     assert item["flags"] == ["exif_gps_far"]
     assert item["reasons"]["exif_gps_far"] == "EXIF position is 3.2 km from the event's fix"
+    # A tablet whose clock is 3 h fast stamps its photos 3 h fast too: corrected, the event
+    # is 3 h from the EXIF, but the tablet's own clock agrees with it, so nothing is flagged.
+    fast = photo(seed=54, taken_at=datetime(2026, 1, 5, 19, 4), offset="+08:00", gps=NEAR)
+    await upload(client, tokens["sv1"], fast)
+    sent = packet(case["id"], 3, "photo", media=[sha(fast)], data={"category": "damage"})
+    sent["occurred_at"] = "2026-01-05T19:05:00+08:00"
+    body = push_body(new_id(), [sent], sent_at="2026-01-05T19:00:00+08:00")
+    response = await push(client, tokens["sv1"], body)
+    assert response.json()["clock_offset_ms"] == -3 * 3600 * 1000, response.text
+    assert (await gallery(client, tokens["rev"], case["id"]))[sha(fast)]["flags"] == []
 
 
 async def test_screenshots_are_flagged(client, tokens):
