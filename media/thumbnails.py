@@ -5,8 +5,8 @@ loses no job: the worker starts by taking up every pending one. Rendering is ide
 (same bytes in, same key out), so two workers racing on one job do no harm. JPEGs are
 decoded in draft mode, at the smallest scale that still covers the screen size, so a
 12-megapixel photo is never fully decoded; EXIF orientation is applied before resizing.
-The photo's perceptual hash (media.phash) is taken from the same decoded image and
-indexed for near-duplicates (media.near_duplicates) once the thumbnails are stored.
+The photo's perceptual hash (media.phash) is taken from the same decoded image (its
+small thumbnail, before encoding) and indexed for near-duplicates (media.near_duplicates) once the thumbnails are stored.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _fit(width: int, height: int, box: int) -> tuple[int, int]:
 class Rendered:
     thumbnails: dict[Variant, bytes]  # JPEG bytes of each size
     decoded_size: tuple[int, int]  # pixels actually decoded (draft mode shrinks JPEGs)
-    phash: int  # of the upright image (media.phash)
+    phash: int  # of the upright image, as shrunk to the small size (media.phash)
 
 
 def render(path: Path) -> Rendered:
@@ -74,7 +74,8 @@ def render(path: Path) -> Rendered:
             buffer = io.BytesIO()
             current.save(buffer, "JPEG", quality=QUALITY, optimize=True)
             out[variant] = buffer.getvalue()
-        return Rendered(thumbnails=out, decoded_size=decoded, phash=phash(upright))
+        # From the small one (320 px): the same picture for the hash, a hundredth the pixels.
+        return Rendered(thumbnails=out, decoded_size=decoded, phash=phash(current))
 
 
 class ThumbnailWorker:
