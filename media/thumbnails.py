@@ -6,7 +6,8 @@ loses no job: the worker starts by taking up every pending one. Rendering is ide
 decoded in draft mode, at the smallest scale that still covers the screen size, so a
 12-megapixel photo is never fully decoded; EXIF orientation is applied before resizing.
 The photo's perceptual hash (media.phash) is taken from the same decoded image (its
-small thumbnail, before encoding) and indexed for near-duplicates (media.near_duplicates) once the thumbnails are stored.
+small thumbnail, before encoding) and indexed for near-duplicates (media.near_duplicates)
+once the thumbnails are stored.
 """
 
 from __future__ import annotations
