@@ -14,6 +14,7 @@ import pytest
 from media.models import MediaObject
 from media.near_duplicates import SEGMENT_BITS, SEGMENTS, add, near, probe_keys
 from media.phash import hamming
+from server.settings import Settings, SettingsError
 from tests.desk.reviewing import reviewer
 from tests.factories import dispatched_case, new_id, packet, push, push_body
 from tests.media.helpers import eventually, job_done, push_photo, upload
@@ -186,3 +187,18 @@ async def test_the_index_finds_hashes_within_the_distance_and_no_farther(db, dis
         assert [m.sha256 for m in wider] == ["b" * 64, "c" * 64]
     # An index look-up, not a scan: a bounded set of keys whatever the table holds.
     assert len(probe_keys(base, 6)) == SEGMENTS * (1 + SEGMENT_BITS)
+
+
+def test_the_thresholds_are_read_from_the_environment_and_checked():
+    settings = Settings.from_env(
+        {"KANCHA_PHASH_DISTANCE": "9", "KANCHA_EXIF_TIME_SECONDS": "600"}
+        | {"KANCHA_EXIF_GPS_METRES": "250.5"}
+    )
+    assert (settings.phash_distance, settings.exif_time_seconds) == (9, 600)
+    assert settings.exif_gps_metres == 250.5
+    assert Settings().phash_distance == 6
+    refused = [("PHASH_DISTANCE", "16"), ("PHASH_DISTANCE", "-1")]
+    refused += [("EXIF_TIME_SECONDS", "-5"), ("EXIF_GPS_METRES", "far")]
+    for name, value in refused:
+        with pytest.raises(SettingsError, match=f"KANCHA_{name}"):
+            Settings.from_env({f"KANCHA_{name}": value})
