@@ -89,6 +89,8 @@ class MediaFacts:
     lat: float | None = None
     lon: float | None = None
     flags: tuple[str, ...] = ()  # EXIF found absurd (media.exif)
+    exif_present: bool | None = None  # None: not an image (PDF) or not decoded (HEIF)
+    exif_software: str | None = None
 
 
 def sniff(head: bytes) -> str | None:
@@ -268,4 +270,6 @@ def _facts(content_type: str, width: int, height: int, exif: ExifFacts) -> Media
         lat=exif.lat,
         lon=exif.lon,
         flags=exif.flags,
+        exif_present=exif.present,
+        exif_software=exif.software,
     )
