@@ -10,6 +10,7 @@ asyncpg executemany and COPY. Prints one JSON object; the server's RSS is read f
 
     .venv/bin/python bench/push.py [--tablets 1 8 32] [--batches 1 50] [--seconds 3]
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+        [--writers 1]   # groups written at once per process (PostgreSQL)
         [--hold 32x50]   # print the server pid, then run only that configuration
 """
 
@@ -212,6 +213,9 @@ async def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 50])
     parser.add_argument("--seconds", type=float, default=3)
     parser.add_argument("--database-url", default="", help="PostgreSQL admin URL")
+    parser.add_argument(
+        "--writers", type=int, default=1, help="KANCHA_PUSH_WRITERS (PostgreSQL only)"
+    )
     parser.add_argument("--hold", default="", help="TxB: print the pid, wait 3 s, run it only")
     args = parser.parse_args()
     configs = [(n, b) for b in args.batches for n in args.tablets]
@@ -224,6 +228,7 @@ async def main() -> None:
     if args.database_url:
         scratch, pg_dsn = await _scratch_database(args.database_url)
         env["KANCHA_DATABASE_URL"] = pg_dsn.replace("postgresql://", "postgresql+asyncpg://")
+        env["KANCHA_PUSH_WRITERS"] = str(args.writers)
     results = []
     try:
         with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
@@ -275,6 +280,8 @@ async def main() -> None:
             {
                 "database": "postgresql" if pg_dsn else "sqlite",
                 "seconds_per_configuration": args.seconds,
+                "push_writers": args.writers if pg_dsn else 1,
+                "load_average_1m_at_end": round(os.getloadavg()[0], 2),
                 "server_sqlite_pragmas": SQLITE_PRAGMAS,
                 "raw_sqlite3": "same 23 columns, PK + UNIQUE(device_id, seq) + "
                 "(case_id, status) index, one BEGIN IMMEDIATE..COMMIT per push batch, "

@@ -17,6 +17,7 @@ from typing import Any
 from PIL import Image
 
 ORIENTATION = 0x0112
+SOFTWARE = 0x0131
 DATETIME = 0x0132
 EXIF_IFD = 0x8769
 GPS_IFD = 0x8825
@@ -39,13 +40,15 @@ class ExifFacts:
     lon: float | None = None
     orientation: int = 1
     flags: tuple[str, ...] = ()
+    present: bool = False  # any EXIF at all (a camera writes some; a screenshot none)
+    software: str | None = None  # the Software tag, as written (trimmed, at most 200)
 
 
 def read_exif(image: Image.Image, *, utc_offset_minutes: int = 480) -> ExifFacts:
     try:
         exif = image.getexif()
     except Exception:  # malformed EXIF must not refuse the photo
-        return ExifFacts(flags=(TIME_INVALID, GPS_INVALID))
+        return ExifFacts(flags=(TIME_INVALID, GPS_INVALID), present=True)
     flags: list[str] = []
     try:
         ifd = exif.get_ifd(EXIF_IFD)
@@ -69,7 +72,24 @@ def read_exif(image: Image.Image, *, utc_offset_minutes: int = 480) -> ExifFacts
         lon=lon,
         orientation=orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1,
         flags=tuple(flags),
+        present=len(exif) > 0,
+        software=_text(exif.get(SOFTWARE)),
     )
+
+
+def _text(value: Any) -> str | None:
+    """A text tag as str, None when absent or blank. EXIF says ASCII, but Chinese apps
+    write UTF-8, which Pillow hands over read as Latin-1: read back as UTF-8 when it is."""
+    if isinstance(value, str):
+        try:
+            value = value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    return value.strip("\x00 ")[:200] or None
 
 
 def _time(value: Any, offset: Any, default_offset_minutes: int) -> datetime | None:

@@ -132,6 +132,8 @@ async def record(
             lat=facts.lat,
             lon=facts.lon,
             exif_flags=",".join(facts.flags),
+            exif_present=facts.exif_present,
+            exif_software=facts.exif_software,
         )
         .on_conflict_do_nothing(index_elements=["sha256"])
         .returning(MediaObject.sha256)

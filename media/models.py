@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cases.models import Base, UTCDateTime
@@ -31,6 +31,12 @@ class MediaObject(Base):
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     # EXIF found absurd and left out (media.exif flags), comma-separated; "" when none.
     exif_flags: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Whether the image carries any EXIF at all (None: not an image, or stored before
+    # this was read), and its Software tag: what media.fraud_flags checks.
+    exif_present: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    exif_software: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The 64-bit pHash (media.phash) as a signed BIGINT, set by the thumbnail worker.
+    phash: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class ThumbnailJob(Base):
@@ -75,3 +81,15 @@ class PacketMedia(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     case_id: Mapped[str] = mapped_column(String(64), index=True)
     category: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class PhashSegment(Base):
+    """The near-duplicate index (media.near_duplicates): one row per 16-bit segment of a
+    photo's pHash, keyed `segment_no << 16 | value`, so candidates are found by equality.
+    The whole hash is in the key too, so a look-up reads the primary key index alone."""
+
+    __tablename__ = "media_phash_segments"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    phash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sha256: Mapped[str] = mapped_column(ForeignKey("media_objects.sha256"), primary_key=True)

@@ -22,6 +22,7 @@ from cases.models import Case, User
 from cases.refusal import Conflict, Forbidden, NotFound
 from media import completion, tus
 from media.catalog import CaseMediaList, case_media, may_read
+from media.fraud_flags import PhotoChecks
 from media.ingest import accept, check_sha256, discard, held, receive, record
 from media.models import MediaObject, ThumbnailJob, TusUpload
 from media.runtime import MediaRuntime
@@ -36,6 +37,9 @@ class MediaSettings(msgspec.Struct, frozen=True, kw_only=True):
     upload_expiry_seconds: int
     photo_max_distance_m: float
     photo_max_age_seconds: int
+    phash_distance: int
+    exif_time_seconds: int
+    exif_gps_metres: float
     signed_url_seconds: int
     # A held packet's media join the case's gallery as its events join the timeline.
     irregular_window_seconds: int
@@ -136,10 +140,18 @@ class MediaService:
             max_distance_m=self.settings.photo_max_distance_m,
             max_age_seconds=self.settings.photo_max_age_seconds,
             irregular_window=timedelta(seconds=self.settings.irregular_window_seconds),
+            checks=PhotoChecks(
+                max_distance_m=self.settings.photo_max_distance_m,
+                max_age_seconds=self.settings.photo_max_age_seconds,
+                phash_distance=self.settings.phash_distance,
+                exif_time_seconds=self.settings.exif_time_seconds,
+                exif_gps_metres=self.settings.exif_gps_metres,
+            ),
         )
         if self.user.role == "surveyor":
             for item in listing.items:
                 item.other_cases = []
+                item.near_duplicates = []
         return listing
 
     async def original(self, sha256: str) -> Served:

@@ -5,6 +5,9 @@ loses no job: the worker starts by taking up every pending one. Rendering is ide
 (same bytes in, same key out), so two workers racing on one job do no harm. JPEGs are
 decoded in draft mode, at the smallest scale that still covers the screen size, so a
 12-megapixel photo is never fully decoded; EXIF orientation is applied before resizing.
+The photo's perceptual hash (media.phash) is taken from the same decoded image (its
+small thumbnail, before encoding) and indexed for near-duplicates (media.near_duplicates)
+once the thumbnails are stored.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from sqlalchemy import select, update
 from cases.clock import Clock
 from media.images import MAX_PIXELS, DecompressionBomb
 from media.models import MediaObject, ThumbnailJob
+from media.near_duplicates import add as index_phash
+from media.phash import phash
 from media.store import MediaStore, Variant, new_temp, object_key, remove_quietly
 
 logger = logging.getLogger("kancha.thumbnails")
@@ -47,6 +52,7 @@ def _fit(width: int, height: int, box: int) -> tuple[int, int]:
 class Rendered:
     thumbnails: dict[Variant, bytes]  # JPEG bytes of each size
     decoded_size: tuple[int, int]  # pixels actually decoded (draft mode shrinks JPEGs)
+    phash: int  # of the upright image, as shrunk to the small size (media.phash)
 
 
 def render(path: Path) -> Rendered:
@@ -69,7 +75,8 @@ def render(path: Path) -> Rendered:
             buffer = io.BytesIO()
             current.save(buffer, "JPEG", quality=QUALITY, optimize=True)
             out[variant] = buffer.getvalue()
-        return Rendered(thumbnails=out, decoded_size=decoded)
+        # From the small one (320 px): the same picture for the hash, a hundredth the pixels.
+        return Rendered(thumbnails=out, decoded_size=decoded, phash=phash(current))
 
 
 class ThumbnailWorker:
@@ -170,6 +177,9 @@ class ThumbnailWorker:
             remove_quietly(temp)
         for variant, data in rendered.thumbnails.items():
             await self.store.put_bytes(object_key(sha256, variant), data, "image/jpeg")
+        async with self.database.session() as session:
+            await index_phash(session, sha256, rendered.phash)
+            await session.commit()
 
     async def _settle(self, sha256: str, *, status: str, attempts: int, error: str | None) -> None:
         async with self.database.session() as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
@@ -75,6 +76,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # the report, are flagged.
     photo_max_distance_m: float = 1000.0
     photo_max_age_seconds: int = 24 * 3600
+    # A photo whose pHash is within this many bits (of 64) of a photo on another case is
+    # flagged near_duplicate: re-encoded (JPEG q30-60) and 0.25-0.5x copies of the test
+    # scenes stay within 2 bits, unrelated scenes are 14 or more apart. At most 15 (the
+    # index probes 4 x 697 keys there: media/near_duplicates.py).
+    phash_distance: Annotated[int, msgspec.Meta(ge=0, le=15)] = 6
+    # A photo's EXIF time farther than this from its packet's (corrected) event time, or
+    # its EXIF position farther than this from the packet's fix, is flagged.
+    exif_time_seconds: Annotated[int, msgspec.Meta(ge=0)] = 3600
+    exif_gps_metres: Annotated[float, msgspec.Meta(ge=0)] = 1000.0
     # How often the thumbnail worker looks for jobs when nothing woke it.
     thumbnail_poll_seconds: float = 1.0
     # Desk logins last this long (they survive a restart: sessions live in the database).
@@ -88,6 +98,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # the database anyway, and fewer pushes competing for the event loop keep each
     # writer's turn short (bench/push.py: about a fifth more packets/s than unbounded).
     push_concurrency: int = 3
+    # Group commit (sync/groups.py): pushes queued while a write is under way are settled
+    # together, up to this many packets per transaction.
+    push_group_packets: int = 2000
+    # On PostgreSQL, how many groups one process writes at once (SQLite: always one).
+    push_writers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,6 +1,8 @@
 """Planted anomalies against the flags the server raised: a photo reused on another case,
-an arrival fix far from the scene, and the late packets of a surveyor the case was taken
-from (each must be flagged `not_dispatched_surveyor`); any other flag is listed."""
+an arrival fix far from the scene, the late packets of a surveyor the case was taken
+from (each must be flagged `not_dispatched_surveyor`), and doctored photos (a resized,
+re-encoded copy of another case's photo, one without EXIF, one edited in Photoshop: each
+must carry its flag); any other flag is listed."""
 
 from __future__ import annotations
 
@@ -10,6 +12,12 @@ from itertools import pairwise
 from simulator.compare import UNAVAILABLE, Fetched
 
 NOT_DISPATCHED = "not_dispatched_surveyor"
+# Doctored photo (simulator/photos.py) -> (planted kind, the flag it must carry).
+DOCTORED = {
+    "recoded": ("near_duplicate", "near_duplicate"),
+    "no_exif": ("no_exif", "no_exif"),
+    "photoshop": ("edited_exif", "editing_software"),
+}
 
 
 def _taken_from(f: Fetched) -> tuple[set[str], set[str]]:
@@ -31,6 +39,14 @@ def compare_anomalies(fetched: list[Fetched]) -> dict:
     unflagged: list[str] = []
     unplanted: Counter = Counter()
     reused = {f.truth.reused_sha for f in fetched if f.truth.reused_sha}
+    # The originals the recoded copies were found near: flagged near_duplicate in turn.
+    near_sources = {
+        near["sha256"]
+        for f in fetched
+        for item in f.media or []
+        if item["sha256"] in f.truth.doctored
+        for near in item.get("near_duplicates", [])
+    }
     for f in fetched:
         case, plan = f.case or {}, f.truth.plan
         events = case.get("events", [])
@@ -69,9 +85,23 @@ def compare_anomalies(fetched: list[Fetched]) -> dict:
                 unflagged.append(f"{plan.case_no}: reused photo")
         if not plan.planted.intersection({"far_arrival"}):
             unplanted.update(arrival_flags)
+        items = {item["sha256"]: item for item in f.media or []}
+        for sha, doctor in f.truth.doctored.items():
+            kind, flag = DOCTORED[doctor]
+            planted[kind] += 1
+            if flag in items.get(sha, {}).get("flags", []):
+                flagged[kind] += 1
+            else:
+                unflagged.append(f"{plan.case_no}: {kind.replace('_', ' ')} photo")
         for item in f.media or []:
+            flags = item.get("flags", [])
+            if item["sha256"] in f.truth.doctored:
+                expected = DOCTORED[f.truth.doctored[item["sha256"]]][1]
+                flags = [flag for flag in flags if flag != expected]
+            if item["sha256"] in near_sources:
+                flags = [flag for flag in flags if flag != "near_duplicate"]
             if item["sha256"] not in reused:
-                unplanted.update(item.get("flags", []))
+                unplanted.update(flags)
         for e in others:
             if e.get("kind") != "arrived":
                 unplanted.update(

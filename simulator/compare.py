@@ -39,8 +39,35 @@ class Fetched:
         self.hashes: dict[str, str | None] = {}  # sha -> hash of what was downloaded
 
 
+THUMBNAIL_TRIES = 300  # 30 s at most for the worker to hash the last photos
+
+
+async def _hashed(http: httpx.AsyncClient, headers: dict, truth: CaseTruth) -> bool:
+    """Whether every photo of the case has its thumbnails, hence its pHash (the worker
+    makes both): near-duplicates are only found once both photos are hashed."""
+    response = await http.get(f"/v1/cases/{truth.case_id}/media", headers=headers)
+    if response.status_code != 200:
+        return True  # nothing to wait for: the fetch below reports it
+    return all(
+        item.get("thumbnail_url") or not str(item.get("content_type", "")).startswith("image/")
+        for item in response.json().get("items", [])
+    )
+
+
+async def wait_for_hashes(http: httpx.AsyncClient, headers: dict, truths: list[CaseTruth]):
+    """Bounded: a photo whose thumbnails failed is reported, not waited for forever."""
+    waiting = [t for t in truths if t.case_id]
+    for _ in range(THUMBNAIL_TRIES):
+        done = await asyncio.gather(*(_hashed(http, headers, t) for t in waiting))
+        waiting = [t for t, ok in zip(waiting, done, strict=True) if not ok]
+        if not waiting:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def fetch_all(http: httpx.AsyncClient, headers: dict, truths: list[CaseTruth], progress):
     gate = asyncio.Semaphore(16)
+    await wait_for_hashes(http, headers, truths)
 
     async def one(truth: CaseTruth) -> Fetched:
         got = Fetched(truth)

@@ -1,5 +1,6 @@
 """Real JPEGs with the EXIF a tablet camera writes: DateTimeOriginal in the tablet's (skewed)
-local time with its offset, and a GPS block with the true UTC time of the fix."""
+local time with its offset, and a GPS block with the true UTC time of the fix. Doctored
+ones (planted, simulator/plan.py): resized and re-encoded, stripped of EXIF, or edited."""
 
 from __future__ import annotations
 
@@ -62,6 +63,13 @@ def make_jpeg(photo: Photo, camera_time: datetime, true_time: datetime) -> bytes
     # Grain like a real sensor's, made small and enlarged: full-size noise costs 10 ms.
     noise = Image.effect_noise((SIZE[0] // 4, SIZE[1] // 4), 24).convert("RGB").resize(SIZE)
     image = Image.blend(image, noise, 0.15)
+    exif, quality = exif_for(photo, camera_time, true_time), 80
+    if photo.doctor == "recoded":  # another case's picture, resized and re-encoded
+        image, quality = image.resize((SIZE[0] // 2, SIZE[1] // 2), Image.Resampling.BILINEAR), 60
+    elif photo.doctor == "no_exif":
+        exif = Image.Exif()
+    elif photo.doctor == "photoshop":
+        exif[0x0131] = "Adobe Photoshop 25.0 (Windows)"  # Software
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=80, exif=exif_for(photo, camera_time, true_time))
+    image.save(out, "JPEG", quality=quality, exif=exif)
     return out.getvalue()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # People's Square, Shanghai: the branch's city centre.
 CENTRE = (31.2304, 121.4737)
@@ -49,6 +49,9 @@ class Photo:
     lat: float
     lon: float
     via_tus: bool
+    # A doctored photo (simulator/photos.py): "recoded" (this spec's picture resized and
+    # re-encoded, fresh EXIF), "no_exif", "photoshop" (EXIF Software of an editor).
+    doctor: str = ""
 
 
 @dataclass
@@ -306,6 +309,41 @@ def _plant(rng: random.Random, opts: Options, cases: list[CasePlan]) -> None:
         arrival = next(s for s in case.steps if s.kind == "arrived")
         arrival.lat, arrival.lon = offset_m(case.lat, case.lon, FAR_ARRIVAL_M, 0)
         case.planted.add("far_arrival")
+    # A random stream of their own: the rest of the day is planned as without them.
+    _plant_photos(random.Random(f"{opts.seed}/photos"), count, with_photos)
+
+
+DOCTORED = {"near_duplicate": "recoded", "no_exif": "no_exif", "edited_exif": "photoshop"}
+
+
+def _plant_photos(rng: random.Random, count: int, with_photos: list[CasePlan]) -> None:
+    """Doctored photos (issue 16), each on a case of its own with no other planted photo:
+    a re-encoded, resized copy of another case's photo, one without EXIF, one edited."""
+    for _ in range(count):
+        for kind, doctor in DOCTORED.items():
+            free = [c for c in with_photos if not c.planted & {"reused_photo", *DOCTORED}]
+            if not free:
+                continue
+            target, source = rng.choice(free), None
+            if kind == "near_duplicate":
+                others = [c for c in with_photos if c is not target]
+                if not others:
+                    continue
+                source = rng.choice(others)
+            step = next(s for s in target.steps if s.photo and s.kind == "photo")
+            mine = step.photo
+            assert mine is not None
+            if source is not None:
+                original = next(s.photo for s in source.steps if s.photo)
+                assert original is not None
+                # Another case's picture, re-taken here: the EXIF is this scene's.
+                step.photo = replace(
+                    original, lat=mine.lat, lon=mine.lon, via_tus=mine.via_tus, doctor=doctor
+                )
+                source.planted.add("near_duplicate_source")
+            else:
+                step.photo = replace(mine, doctor=doctor)
+            target.planted.add(kind)
 
 
 def day_span_s(devices: list[DevicePlan]) -> float:

@@ -206,6 +206,8 @@ class Tablet:
             truth.media[sha] = step.photo.category
             if "reused_photo" in case.planted and step.photo.case_index != case.index:
                 truth.reused_sha = sha
+            if step.photo.doctor:
+                truth.doctored[sha] = step.photo.doctor
         truth.record(step.leg, step.kind, when, step.has_fix, packet["packet_id"])
         if not self._online():
             self.queued_offline = True

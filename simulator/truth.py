@@ -45,6 +45,7 @@ class CaseTruth:
     packet_ids: list[str] = field(default_factory=list)
     media: dict[str, str] = field(default_factory=dict)  # sha256 -> category
     reused_sha: str | None = None
+    doctored: dict[str, str] = field(default_factory=dict)  # sha256 -> planted kind
     # The desk's acts, each at the server's instant as its answer gives it.
     delegated_at: datetime | None = None
     reviews: list[tuple[str, datetime]] = field(default_factory=list)  # (decision, at)

@@ -67,6 +67,14 @@ class MediaStored(msgspec.Struct, kw_only=True):
     created: bool
 
 
+class NearDuplicateItem(msgspec.Struct, kw_only=True):
+    """A photo on another case whose perceptual hash is `distance` bits (of 64) away."""
+
+    case_id: str
+    sha256: str
+    distance: int
+
+
 class MediaItem(msgspec.Struct, kw_only=True):
     sha256: str
     category: str | None
@@ -82,6 +90,10 @@ class MediaItem(msgspec.Struct, kw_only=True):
     flags: list[str]
     distance_m: float | None
     other_cases: list[str]
+    # Near-duplicates on other cases, nearest first (desk only, like other_cases).
+    near_duplicates: list[NearDuplicateItem]
+    # Why a flag was raised, in words, for the flags that carry a reason.
+    reasons: dict[str, str]
 
 
 class CaseMediaView(msgspec.Struct, kw_only=True):
@@ -111,6 +123,11 @@ def media_item(item: CaseMedia) -> MediaItem:
         flags=item.flags,
         distance_m=item.distance_m,
         other_cases=item.other_cases,
+        near_duplicates=[
+            NearDuplicateItem(case_id=n.case_id, sha256=n.sha256, distance=n.distance)
+            for n in item.near_duplicates
+        ],
+        reasons=item.reasons,
     )
 
 

@@ -38,8 +38,12 @@ def photo(
     seed: int = 0,
     quality: int = 85,
     noise: bool = False,
+    camera: bool = True,
+    software: str | None = None,
 ) -> bytes:
-    """A JPEG photo; `taken_at` is written as camera-local time (with `offset` if given)."""
+    """A JPEG photo; `taken_at` is written as camera-local time (with `offset` if given).
+    A camera's Make and Model are written unless `camera` is False (so with no other tag
+    the JPEG has no EXIF at all); `software` is written as the Software tag."""
     rng = random.Random(seed)
     base = Image.linear_gradient("L").resize((width, height))
     colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
@@ -49,6 +53,10 @@ def photo(
         image = Image.blend(image, grain, 0.35)
     image.putpixel((seed % width, 0), colour)  # different seeds, different bytes
     exif = Image.Exif()
+    if camera:
+        exif[0x010F], exif[0x0110] = "KanchaCam", "K1"
+    if software is not None:  # as apps write it: UTF-8 when not ASCII
+        exif[0x0131] = software if software.isascii() else software.encode()
     if orientation is not None:
         exif[0x0112] = orientation
     if taken_at is not None:
@@ -107,3 +115,64 @@ def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
 def fake_jpeg() -> bytes:
     """JPEG magic bytes followed by rubbish: magic alone must not pass."""
     return b"\xff\xd8\xff\xe0" + b"not really a jpeg" * 100
+
+
+def scene(seed: int, width: int = 1024, height: int = 768, **tags) -> bytes:  # type: ignore[no-untyped-def]
+    """A JPEG of a made-up scene (coloured shapes over grain, different for each seed) with
+    a camera's EXIF; `tags` as for `photo`'s (taken_at, gps, software, camera)."""
+    from PIL import ImageDraw
+
+    rng = random.Random(seed)
+    image = Image.new("RGB", (width, height), tuple(rng.randrange(256) for _ in range(3)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        x0, y0 = rng.randrange(width), rng.randrange(height)
+        x1, y1 = x0 + rng.randrange(50, width // 2), y0 + rng.randrange(50, height // 2)
+        fill = tuple(rng.randrange(256) for _ in range(3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x0, y0, x1, y1), fill=fill)
+    image = Image.blend(image, Image.effect_noise((width, height), 40).convert("RGB"), 0.15)
+    return _with_exif(image, 90, **tags)
+
+
+def _with_exif(
+    image: Image.Image,
+    quality: int,
+    *,
+    taken_at: datetime | None = None,
+    offset: str | None = None,
+    gps: tuple[float, float] | None = None,
+    software: str | None = None,
+    camera: bool = True,
+) -> bytes:
+    exif = Image.Exif()
+    if camera:
+        exif[0x010F], exif[0x0110] = "KanchaCam", "K1"
+    if software is not None:  # as apps write it: UTF-8 when not ASCII
+        exif[0x0131] = software if software.isascii() else software.encode()
+    if taken_at is not None:
+        exif.get_ifd(EXIF_IFD)[0x9003] = taken_at.strftime("%Y:%m:%d %H:%M:%S")
+        if offset is not None:
+            exif.get_ifd(EXIF_IFD)[0x9011] = offset
+    if gps is not None:
+        ifd = exif.get_ifd(GPS_IFD)
+        ifd[1], ifd[2] = ("N" if gps[0] >= 0 else "S"), _dms(gps[0])
+        ifd[3], ifd[4] = ("E" if gps[1] >= 0 else "W"), _dms(gps[1])
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, exif=exif)
+    return buffer.getvalue()
+
+
+def recoded(data: bytes, quality: int = 60, scale: float = 0.5, **tags) -> bytes:  # type: ignore[no-untyped-def]
+    """Another JPEG of the same picture: resized by `scale`, re-encoded at `quality`, with
+    fresh EXIF (`tags` as for `scene`): what a recycled photo looks like."""
+    with Image.open(io.BytesIO(data)) as image:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        smaller = image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+    return _with_exif(smaller, quality, **tags)
+
+
+def screen_jpeg(width: int = 1170, height: int = 2532) -> bytes:
+    """A JPEG the size of a phone's screen with no EXIF: a screenshot saved as JPEG."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (240, 240, 240)).save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()

@@ -70,8 +70,9 @@ async def test_far_old_and_reused_photos_are_flagged(client, tokens):
     items = {i["sha256"]: i for i in (await listing(client, tokens["rev"], case["id"]))["items"]}
     assert items[sha(far)]["flags"] == ["far_from_scene"]
     assert items[sha(far)]["distance_m"] > 5000
-    assert items[sha(old)]["flags"] == ["taken_before_report"]
-    assert items[sha(naive_ok)]["flags"] == []  # read as +08:00: inside the 24 h
+    # Both are also over an hour from their packet's event (16:05): media.fraud_flags.
+    assert items[sha(old)]["flags"] == ["taken_before_report", "exif_time_far"]
+    assert items[sha(naive_ok)]["flags"] == ["exif_time_far"]  # +08:00: inside the 24 h
     assert items[sha(naive_ok)]["taken_at"] == "2026-01-04T08:00:00Z"
     assert items[sha(reused)]["flags"] == ["reused_on_other_case"]
     assert items[sha(reused)]["other_cases"] == [other["id"]]

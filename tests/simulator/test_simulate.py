@@ -61,6 +61,8 @@ async def test_a_small_day_loses_nothing_and_times_every_case(database_url: str)
     )
     assert code == 0, stderr + json.dumps(report.get("failures"))
     _assert_clean(report, cases=6)
+    # Doctored photos (issue 16) were planted and each flagged (planted == flagged above).
+    assert {"near_duplicate", "no_exif", "edited_exif"} <= set(report["anomalies"]["planted"])
     packets, photos = report["packets"], report["photos"]
     # The day really was rough: duplicates, reordering, no signal, cut tus uploads.
     assert packets["results"]["duplicate"] > 0

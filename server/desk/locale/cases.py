@@ -91,6 +91,7 @@ EN = {
     "case.no_thumbnail": "No thumbnail yet",
     "case.pdf": "PDF document",
     "case.also_on": "Same photo on case",
+    "case.near_on": "Near-duplicate on case",
     "case.missing_media": "Referenced but not received yet",
     "case.checklist": "Required on-site documents",
     "case.checklist_none": "Not a simple-procedure case: no on-site checklist.",
@@ -183,6 +184,12 @@ EN = {
     "flag.exif_time_invalid": "EXIF time absurd",
     "flag.exif_gps_invalid": "EXIF position absurd",
     "flag.held": "held: its packet has not joined the timeline",
+    "flag.near_duplicate": "near-duplicate of a photo on another case",
+    "flag.no_exif": "no EXIF (not as a camera writes it)",
+    "flag.editing_software": "EXIF written by editing software",
+    "flag.exif_time_far": "EXIF time far from the event",
+    "flag.exif_gps_far": "EXIF position far from the event's fix",
+    "flag.screenshot": "screenshot",
 }
 
 ZH = {
@@ -276,6 +283,7 @@ ZH = {
     "case.no_thumbnail": "缩略图尚未生成",
     "case.pdf": "PDF 文件",
     "case.also_on": "同一照片也在案件",
+    "case.near_on": "近似照片也在案件",
     "case.missing_media": "已引用但尚未收到",
     "case.checklist": "现场必收单证",
     "case.checklist_none": "非简易程序案件：无现场单证清单。",
@@ -368,4 +376,10 @@ ZH = {
     "flag.exif_time_invalid": "EXIF时间异常",
     "flag.exif_gps_invalid": "EXIF位置异常",
     "flag.held": "暂存：其数据包尚未进入时间线",
+    "flag.near_duplicate": "与其他案件的照片近似重复",
+    "flag.no_exif": "无EXIF（不像相机所拍）",
+    "flag.editing_software": "EXIF显示经修图软件处理",
+    "flag.exif_time_far": "EXIF时间与事件时间相差过大",
+    "flag.exif_gps_far": "EXIF位置远离事件定位",
+    "flag.screenshot": "疑似截图",
 }
