@@ -23,6 +23,7 @@ from cases.refusal import Conflict, Forbidden, NotFound
 from media import completion, tus
 from media.catalog import CaseMediaList, case_media, may_read
 from media.fraud_flags import PhotoChecks
+from media.images import MediaFacts
 from media.ingest import accept, check_sha256, discard, held, receive, record
 from media.models import MediaObject, ThumbnailJob, TusUpload
 from media.runtime import MediaRuntime
@@ -63,6 +64,15 @@ class Stored:
     bytes: int
     content_type: str
     created: bool
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Bytes checked and in the store, not recorded yet."""
+
+    sha256: str
+    size: int
+    facts: MediaFacts
 
 
 @dataclass(frozen=True)
@@ -115,16 +125,20 @@ class MediaService:
         created = await record(self.session, sha256, received.size, facts, self.clock.now())
         return Stored(sha256, received.size, facts.content_type, created)
 
-    async def put_unnamed(self, chunks: AsyncIterable[bytes]) -> Stored:
+    async def stage_unnamed(self, chunks: AsyncIterable[bytes]) -> Staged:
         """The same as `put` for a body whose hash is known only once read (an attachment
-        of an ODK Collect submission): named by the SHA-256 its bytes hash to."""
+        of an ODK Collect submission), up to storing the bytes under the SHA-256 they hash
+        to; `record_staged` then records them, in the caller's transaction."""
         store = self.runtime.store
         with self.runtime.worker.upload():
             received = await receive(chunks, store.staging_dir, self.settings.max_media_bytes)
             sha256 = received.sha256
             facts = await accept(received, sha256, store, self.settings.exif_utc_offset_minutes)
-        created = await record(self.session, sha256, received.size, facts, self.clock.now())
-        return Stored(sha256, received.size, facts.content_type, created)
+        return Staged(sha256, received.size, facts)
+
+    async def record_staged(self, session: AsyncSession, staged: Staged) -> Stored:
+        created = await record(session, staged.sha256, staged.size, staged.facts, self.clock.now())
+        return Stored(staged.sha256, staged.size, staged.facts.content_type, created)
 
     # -- reading -------------------------------------------------------------------------
 

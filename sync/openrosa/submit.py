@@ -5,8 +5,8 @@ XML verbatim and a range of the device's seqs; a re-send with the same XML maps 
 same packets (ids from the instanceID, seqs from that range) and so settles as duplicates;
 other XML under the same instanceID is refused (409). A submission Collect splits
 (`*isIncomplete*`) is kept part by part (attachments stored as they come) and settled only
-by the last part, once every file the XML names has arrived. Everything a request writes
-is in the request's transaction: a refused request leaves no row behind.
+by the last part, once every file the XML names has arrived. Everything that can be
+refused is checked before anything is written: a refused request leaves no row behind.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +43,7 @@ class Part:
     chunks: Callable[[], AsyncIterable[bytes]]
 
 
-class Stored(Protocol):
+class Staged(Protocol):
     sha256: str
 
 
@@ -51,7 +51,9 @@ class MediaIntake(Protocol):
     """What takes an attachment in (media/service.py MediaService): the same spooling,
     hashing, checks (type, EXIF, bombs), store and thumbnail job as a PUT."""
 
-    async def put_unnamed(self, chunks: AsyncIterable[bytes]) -> Stored: ...
+    async def stage_unnamed(self, chunks: AsyncIterable[bytes]) -> Staged: ...
+
+    async def record_staged(self, session: AsyncSession, staged: Any) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -99,48 +101,57 @@ async def submit(
         if await reader.get(Case, instance.case_id) is None:
             raise Refusal("case", f"no case {instance.case_id!r}: get the blank form again")
 
-    files = {}
-    for part in parts:
-        stored = await media.put_unnamed(part.chunks())
-        files[part.filename] = stored.sha256
+    staged = [(part.filename, await media.stage_unnamed(part.chunks())) for part in parts]
     device_id = device_key(surveyor.id, instance.deviceid)
     planned = planned_packets(instance)
-    row = await _claim(session, instance, xml, digest, (surveyor.id, device_id), len(planned), now)
-    if row.completed_at is not None:  # a racing identical POST settled it meanwhile
-        return Answer(instance.instance_id, complete=True, again=True)
-    if files:
-        await session.execute(
-            insert(session, OdkAttachment).on_conflict_do_nothing(),
-            [
-                dict(instance_id=row.instance_id, filename=n, sha256=s, received_at=now)
-                for n, s in files.items()
-            ],
+    # The claim (seqs), the photos' rows and the parts commit in a writer of their own
+    # before the packets are settled (by the group commit, in its own transactions): a
+    # crash after it leaves the instanceID holding its seqs, so a re-send is the same
+    # packets. Everything that can be refused was checked before this point.
+    async with sync.sessions.session(write=True) as writer:
+        for _, item in staged:
+            await media.record_staged(writer, item)
+        row = await _claim(
+            writer, instance, xml, digest, (surveyor.id, device_id), len(planned), now
         )
-    held = dict(
-        (await session.execute(
-            select(OdkAttachment.filename, OdkAttachment.sha256).where(
-                OdkAttachment.instance_id == row.instance_id
+        if row.completed_at is not None:  # a racing identical POST settled it meanwhile
+            return Answer(instance.instance_id, complete=True, again=True)
+        if staged:
+            await writer.execute(
+                insert(writer, OdkAttachment).on_conflict_do_nothing(),
+                [
+                    dict(instance_id=row.instance_id, filename=n, sha256=s.sha256, received_at=now)
+                    for n, s in staged
+                ],
             )
-        )).all()
-    )  # fmt: skip
-    missing = tuple(sorted(instance.filenames - held.keys()))
+        held = dict(
+            (await writer.execute(
+                select(OdkAttachment.filename, OdkAttachment.sha256).where(
+                    OdkAttachment.instance_id == row.instance_id
+                )
+            )).all()
+        )  # fmt: skip
+        missing = tuple(sorted(instance.filenames - held.keys()))
+        if missing and not incomplete:
+            raise Refusal(
+                "attachments",
+                f"the last part came, but {', '.join(missing)} never did: "
+                "send the submission again",
+            )
+        first_seq, row_device = row.first_seq, row.device_id
+        await writer.commit()
     if incomplete:
         return Answer(instance.instance_id, complete=False, missing=missing)
-    if missing:
-        raise Refusal(
-            "attachments",
-            f"the last part came, but {', '.join(missing)} never did: send the submission again",
-        )
-    packets = incoming_packets(planned, row.first_seq, held)
-    async with sync.push_turn():  # as a JSON push is settled
-        outcome = await sync.push(row.device_id, sent_at or instance.end, packets)
+    packets = incoming_packets(planned, first_seq, held)
+    outcome = await sync.push(row_device, sent_at or instance.end, packets)
     refused = [r for r in outcome.results if r.status == "rejected"]
     if refused:
         reasons = "; ".join(sorted({f"{r.packet_id}: {r.reason}" for r in refused}))
         raise Conflict("submission", f"not taken: {reasons}")
-    await session.execute(
+    await session.execute(  # the request's: committed before Collect hears 201
         update(OdkSubmission)
-        .where(OdkSubmission.instance_id == row.instance_id, OdkSubmission.completed_at.is_(None))
+        .where(OdkSubmission.instance_id == instance.instance_id)
+        .where(OdkSubmission.completed_at.is_(None))
         .values(completed_at=now)
     )
     return Answer(
