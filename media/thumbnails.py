@@ -2,7 +2,9 @@
 
 A job row is written in the same transaction as its object's row, so a crash or restart
 loses no job: the worker starts by taking up every pending one. Rendering is idempotent
-(same bytes in, same key out), so two workers racing on one job do no harm. JPEGs are
+(same bytes in, same key out), so two workers racing on one job do no harm; jobs are
+leased (cases/jobs.py), so many worker processes share the table and a dead one's jobs
+are taken up once its lease runs out. JPEGs are
 decoded in draft mode, at the smallest scale that still covers the screen size, so a
 12-megapixel photo is never fully decoded; EXIF orientation is applied before resizing.
 """
@@ -16,15 +18,16 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import anyio.to_thread
 from PIL import Image, ImageOps
-from sqlalchemy import select, update
 
-from cases.clock import Clock
+from cases.clock import Clock, SystemClock
+from cases.jobs import claim, new_worker_id, settle
 from media.images import MAX_PIXELS, DecompressionBomb
-from media.models import MediaObject, ThumbnailJob
+from media.models import ThumbnailJob
 from media.store import MediaStore, Variant, new_temp, object_key, remove_quietly
 
 logger = logging.getLogger("kancha.thumbnails")
@@ -32,6 +35,7 @@ logger = logging.getLogger("kancha.thumbnails")
 SIZES: dict[Variant, int] = {"small": 320, "screen": 1600}
 QUALITY = 82
 MAX_ATTEMPTS = 3
+JOBS = ThumbnailJob.__table__
 BATCH = 20
 MAX_DEFER_SECONDS = 5.0
 QUIET_SECONDS = 0.3
@@ -76,12 +80,24 @@ class ThumbnailWorker:
     """Takes pending jobs from the table, renders, stores, marks them done."""
 
     def __init__(
-        self, database, store: MediaStore, clock: Clock, poll_seconds: float = 1.0
+        self,
+        database,
+        store: MediaStore,
+        clock: Clock,
+        poll_seconds: float = 1.0,
+        *,
+        worker_id: str | None = None,
+        lease_seconds: float = 60.0,
+        lease_clock: Clock | None = None,
     ) -> None:
         self.database = database
         self.store = store
         self.clock = clock
         self.poll_seconds = poll_seconds
+        # Jobs are leased to this worker (cases/jobs.py): many processes share the table.
+        self.worker_id = worker_id or new_worker_id()
+        self.lease = timedelta(seconds=lease_seconds)
+        self.lease_clock = lease_clock or SystemClock()
         self._wake = asyncio.Event()
         # Bodies streaming in right now, and when the last one ended: rendering waits for a
         # lull (up to MAX_DEFER_SECONDS per job) so thumbnails do not slow uploads down.
@@ -124,23 +140,28 @@ class ThumbnailWorker:
             self._wake.clear()
 
     async def run_pending(self) -> int:
-        """One pass over (up to BATCH) pending jobs; the number of jobs it settled."""
-        async with self.database.session(write=False) as session:
-            rows = (
-                await session.execute(
-                    select(ThumbnailJob.sha256, ThumbnailJob.attempts, MediaObject.content_type)
-                    .join(MediaObject, MediaObject.sha256 == ThumbnailJob.sha256)
-                    .where(ThumbnailJob.status == "pending")
-                    .order_by(ThumbnailJob.created_at, ThumbnailJob.sha256)
-                    .limit(BATCH)
-                )
-            ).all()
-        for sha256, attempts, _content_type in rows:
+        """Claim (up to BATCH) pending jobs and do them; the number of jobs claimed."""
+        async with self.database.session() as session:
+            taken = await claim(
+                session,
+                JOBS,
+                key="sha256",
+                order=[JOBS.c.created_at, JOBS.c.sha256],
+                worker_id=self.worker_id,
+                now=self.lease_clock.now(),
+                lease=self.lease,
+                limit=BATCH,
+                max_attempts=MAX_ATTEMPTS,
+            )
+            await session.commit()
+        for sha256, attempts in taken:
             await self._quiet()
             await self._run_one(sha256, attempts)
-        return len(rows)
+        return len(taken)
 
     async def _run_one(self, sha256: str, attempts: int) -> None:
+        """Rendering is idempotent, so a job whose lease ran out while it rendered and that
+        another worker took is at worst rendered twice to the same keys, marked done once."""
         try:
             await self.make(sha256)
         except Exception as exc:
@@ -149,11 +170,10 @@ class ThumbnailWorker:
             await self._settle(
                 sha256,
                 status="failed" if failed else "pending",
-                attempts=attempts + 1,
                 error=f"{type(exc).__name__}: {exc}"[:2000],
             )
             return
-        await self._settle(sha256, status="done", attempts=attempts + 1, error=None)
+        await self._settle(sha256, status="done", error=None)
 
     async def make(self, sha256: str) -> None:
         """Render and store both thumbnails of one stored object."""
@@ -171,16 +191,16 @@ class ThumbnailWorker:
         for variant, data in rendered.thumbnails.items():
             await self.store.put_bytes(object_key(sha256, variant), data, "image/jpeg")
 
-    async def _settle(self, sha256: str, *, status: str, attempts: int, error: str | None) -> None:
+    async def _settle(self, sha256: str, *, status: str, error: str | None) -> None:
         async with self.database.session() as session:
-            await session.execute(
-                update(ThumbnailJob)
-                .where(ThumbnailJob.sha256 == sha256, ThumbnailJob.status == "pending")
-                .values(
-                    status=status,
-                    attempts=attempts,
-                    error=error,
-                    finished_at=self.clock.now() if status != "pending" else None,
-                )
+            await settle(
+                session,
+                JOBS,
+                key="sha256",
+                value=sha256,
+                worker_id=self.worker_id,
+                status=status,
+                error=error,
+                finished_at=self.clock.now() if status != "pending" else None,
             )
             await session.commit()
