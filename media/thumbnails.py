@@ -173,7 +173,8 @@ class ThumbnailWorker:
                 error=f"{type(exc).__name__}: {exc}"[:2000],
             )
             return
-        await self._settle(sha256, status="done", error=None)
+        if await self._settle(sha256, status="done", error=None):
+            logger.info("thumbnails of %s done by %s", sha256, self.worker_id)
 
     async def make(self, sha256: str) -> None:
         """Render and store both thumbnails of one stored object."""
@@ -191,9 +192,9 @@ class ThumbnailWorker:
         for variant, data in rendered.thumbnails.items():
             await self.store.put_bytes(object_key(sha256, variant), data, "image/jpeg")
 
-    async def _settle(self, sha256: str, *, status: str, error: str | None) -> None:
+    async def _settle(self, sha256: str, *, status: str, error: str | None) -> bool:
         async with self.database.session() as session:
-            await settle(
+            settled = await settle(
                 session,
                 JOBS,
                 key="sha256",
@@ -204,3 +205,4 @@ class ThumbnailWorker:
                 finished_at=self.clock.now() if status != "pending" else None,
             )
             await session.commit()
+        return settled

@@ -41,39 +41,56 @@ def _setup() -> None:
         logger.propagate = False
 
 
+KEY = "_kancha_access"
+
+
 def access_log(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware: outermost, so it sees the status of every answer, errors too."""
+    """ASGI middleware: notes when the request came in. The line itself is written by
+    `access_log_send` (a before_send hook, which sees every answer, also the errors
+    Litestar's exception handling sends from outside the middleware stack)."""
     _setup()
-    encoder = msgspec.json.Encoder()
-    pid = os.getpid()
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        wall = datetime.now(UTC)
-        started = time.perf_counter()
-        status = 500  # what the server sends when the app fails before answering
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        if scope["type"] == "http":
+            scope[KEY] = [datetime.now(UTC), time.perf_counter(), 500, False]  # type: ignore[literal-required]
         try:
-            await app(scope, receive, sending)
-        finally:
-            user: Any = scope.get("user")
-            line = AccessLine(
-                time=wall.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                method=scope.get("method", ""),
-                path=scope.get("path", ""),
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                pid=pid,
-                user_id=getattr(user, "id", None),
-            )
-            logger.info(encoder.encode(line).decode())
+            await app(scope, receive, send)
+        except BaseException:
+            raise  # the error's answer is still to come, through before_send
+        else:
+            _write(scope)  # (once: a client gone before the last byte still gets a line)
 
     return middleware
+
+
+async def access_log_send(message: Message, scope: Scope) -> None:
+    """Note the status, and write the line with the response's last byte."""
+    state = scope.get(KEY)  # type: ignore[call-overload]
+    if state is None:
+        return
+    if message["type"] == "http.response.start":
+        state[2] = message["status"]
+    elif message["type"] == "http.response.body" and not message.get("more_body", False):
+        _write(scope)
+
+
+ENCODER = msgspec.json.Encoder()
+
+
+def _write(scope: Scope) -> None:
+    state = scope.get(KEY)  # type: ignore[call-overload]
+    if state is None or state[3]:
+        return
+    state[3] = True
+    wall, started, status, _ = state
+    user: Any = scope.get("user")
+    line = AccessLine(
+        time=wall.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        method=scope.get("method", ""),
+        path=scope.get("path", ""),
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        pid=os.getpid(),
+        user_id=getattr(user, "id", None),
+    )
+    logger.info(ENCODER.encode(line).decode())

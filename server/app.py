@@ -23,7 +23,7 @@ from cases.service import CaseService
 from media.runtime import media_runtime
 from media.service import MediaService, MediaSettings
 from media.store import MediaStore
-from server.access_log import access_log
+from server.access_log import access_log, access_log_send
 from server.auth import BearerTokenMiddleware, provide_user
 from server.bodies import StrictRequest
 from server.db import Database, close_session_after_exception, provide_session, settle_session
@@ -116,7 +116,7 @@ def create_app(
                 exclude=["^/schema", "^/health", "^/readyz$", *OPEN_PATHS],
             ),
         ],
-        before_send=[settle_session],
+        before_send=[settle_session, *([access_log_send] if settings.access_log else [])],
         after_exception=[close_session_after_exception],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=[lifespan],

@@ -102,7 +102,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         settings.intake_rules.irregular_window,
         stale_fix_margin(settings),
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logging.getLogger("kancha").addHandler(handler)  # the jobs done, and what failed
+    logging.getLogger("kancha").setLevel(logging.INFO)
     try:
         asyncio.run(run_worker(settings, server_clock(settings), rules))
     except StoreUnavailable as exc:
