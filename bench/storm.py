@@ -158,10 +158,15 @@ async def tus_photo(
         return
     head = await other.head(path, headers={**auth, **TUS})
     offset = int(head.headers.get("upload-offset", "-1")) if head.status_code == 200 else -1
-    t.tus["resumed" if offset == half else f"HEAD {head.status_code} offset {offset}"] += 1
-    if offset < 0:  # the other worker knows nothing of it: start again where it began
-        other, offset = first, 0
-        t.tus["sent again from 0 on the first worker"] += 1
+    if offset == half:
+        t.tus["resumed where it was cut off"] += 1
+    elif offset == 0:
+        t.tus["started over (that worker had none of its bytes)"] += 1
+    else:  # that worker cannot go on with it: back to the first one, at its offset
+        t.tus[f"HEAD {head.status_code} there, resumed on the first worker"] += 1
+        other = first
+        head = await first.head(path, headers={**auth, **TUS})
+        offset = int(head.headers.get("upload-offset", "0"))
     rest = await other.patch(
         path, content=data[offset:], headers={**patch, "Upload-Offset": str(offset)}
     )

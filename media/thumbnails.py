@@ -36,7 +36,9 @@ SIZES: dict[Variant, int] = {"small": 320, "screen": 1600}
 QUALITY = 82
 MAX_ATTEMPTS = 3
 JOBS = ThumbnailJob.__table__
-BATCH = 20
+# Jobs claimed at once: few, so that waiting for lulls in uploads (up to MAX_DEFER_SECONDS
+# each) stays well inside a lease, and other workers take the rest meanwhile.
+BATCH = 4
 MAX_DEFER_SECONDS = 5.0
 QUIET_SECONDS = 0.3
 DEFER_STEP = 0.05
@@ -141,6 +143,7 @@ class ThumbnailWorker:
 
     async def run_pending(self) -> int:
         """Claim (up to BATCH) pending jobs and do them; the number of jobs claimed."""
+        await self._quiet()  # before the lease starts to run
         async with self.database.session() as session:
             taken = await claim(
                 session,

@@ -296,3 +296,15 @@ def test_the_access_log_is_one_json_line_per_request(database_url, tmp_path, tok
     assert seen["duration_ms"] >= 0 and seen["time"].endswith("Z")
     assert "s3cret" not in server.log.read_text()
     assert "GET /v1/board" not in server.log.read_text()  # uvicorn's own line is off
+
+
+async def test_recalc_queue_puts_the_cases_in_jobs(database_url, tmp_path, db, tokens, clock):
+    await dispatched_cases(db, clock.now(), 5)
+    env = clean_env(**env_of(database_url, tmp_path))
+    result = run_kancha("recalc", "--queue", "--batch", "2", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "queued 3 recalculation jobs of up to 2 cases"
+    async with db.session(write=False) as session:
+        jobs = (await session.scalars(select(Job).order_by(Job.id))).all()
+    assert [len(json.loads(j.payload)["case_ids"]) for j in jobs] == [2, 2, 1]
+    assert {j.status for j in jobs} == {"pending"} and await count(db, CaseTiming) == 0
