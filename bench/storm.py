@@ -126,12 +126,24 @@ async def push(http: httpx.AsyncClient, auth: dict, device: str, batch: list, ta
     tally.errors["push given up"] += 1
 
 
+async def call(http: httpx.AsyncClient, method: str, path: str, t: Tally, **kw):
+    """One request, tried again (up to 5 times) when the connection fails, as a tablet
+    would; None if it never got an answer."""
+    for _ in range(5):
+        try:
+            return await http.request(method, path, **kw)
+        except httpx.TransportError as exc:
+            t.errors[f"{method} {type(exc).__name__} (tried again)"] += 1
+    t.errors[f"{method} given up"] += 1
+    return None
+
+
 async def put_photo(http: httpx.AsyncClient, auth: dict, sha: str, data: bytes, tally: Tally):
     started = time.perf_counter()
     headers = {**auth, "Content-Type": "image/jpeg"}
-    response = await http.put(f"/v1/media/{sha}", content=data, headers=headers)
+    response = await call(http, "PUT", f"/v1/media/{sha}", tally, content=data, headers=headers)
     tally.photo_ms.append((time.perf_counter() - started) * 1000)
-    if response.status_code not in (200, 201):
+    if response is not None and response.status_code not in (200, 201):
         tally.errors[f"PUT {response.status_code}"] += 1
 
 
@@ -142,37 +154,44 @@ async def tus_photo(
     offset (HEAD) and send the rest there."""
     started = time.perf_counter()
     meta = f"sha256 {base64.b64encode(sha.encode()).decode()}"
-    created = await first.post(
-        "/v1/uploads",
-        headers={**auth, **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": meta},
-    )
-    if created.status_code != 201:
-        t.errors[f"tus create {created.status_code}"] += 1
+    headers = {**auth, **TUS, "Upload-Length": str(len(data)), "Upload-Metadata": meta}
+    created = await call(first, "POST", "/v1/uploads", t, headers=headers)
+    if created is None or created.status_code != 201:
+        t.errors[f"tus create {getattr(created, 'status_code', None)}"] += 1
         return
     path = httpx.URL(created.headers["location"]).path
     patch = {**auth, **TUS, "Content-Type": "application/offset+octet-stream"}
     half = len(data) // 2
-    sent = await first.patch(path, content=data[:half], headers={**patch, "Upload-Offset": "0"})
-    if sent.status_code != 204:
-        t.errors[f"tus first half {sent.status_code}"] += 1
-        return
-    head = await other.head(path, headers={**auth, **TUS})
-    offset = int(head.headers.get("upload-offset", "-1")) if head.status_code == 200 else -1
-    if offset == half:
-        t.tus["resumed where it was cut off"] += 1
-    elif offset == 0:
-        t.tus["started over (that worker had none of its bytes)"] += 1
-    else:  # that worker cannot go on with it: back to the first one, at its offset
-        t.tus[f"HEAD {head.status_code} there, resumed on the first worker"] += 1
-        other = first
-        head = await first.head(path, headers={**auth, **TUS})
-        offset = int(head.headers.get("upload-offset", "0"))
-    rest = await other.patch(
-        path, content=data[offset:], headers={**patch, "Upload-Offset": str(offset)}
+    await call(
+        first, "PATCH", path, t, content=data[:half], headers={**patch, "Upload-Offset": "0"}
     )
-    t.photo_ms.append((time.perf_counter() - started) * 1000)
-    if rest.status_code != 204:
-        t.errors[f"tus rest {rest.status_code}"] += 1
+    for attempt in range(5):  # the resume, on the other worker
+        head = await call(other, "HEAD", path, t, headers={**auth, **TUS})
+        offset = -1
+        if head is not None and head.status_code == 200:
+            offset = int(head.headers.get("upload-offset", "-1"))
+        if attempt == 0:
+            if offset == half:
+                t.tus["resumed where it was cut off"] += 1
+            elif offset == 0:
+                t.tus["started over (that worker had none of its bytes)"] += 1
+            else:
+                t.tus[f"HEAD {getattr(head, 'status_code', None)} there"] += 1
+        if offset < 0:
+            continue
+        rest = await call(
+            other,
+            "PATCH",
+            path,
+            t,
+            content=data[offset:],
+            headers={**patch, "Upload-Offset": str(offset)},
+        )
+        if rest is not None and rest.status_code == 204:
+            t.photo_ms.append((time.perf_counter() - started) * 1000)
+            return
+        t.errors[f"tus rest {getattr(rest, 'status_code', None)} (tried again)"] += 1
+    t.errors["tus given up"] += 1
 
 
 async def tablet(i, clients, auth, case_id, packets, photos, args, tally: Tally) -> None:
@@ -353,7 +372,10 @@ async def open_cases(http: httpx.AsyncClient, desk: dict, n: int) -> list[str]:
 
 
 async def storm(args, urls: list[str], tokens: dict, photos: list, database: Database) -> dict:
-    limits = httpx.Limits(max_connections=args.tablets, max_keepalive_connections=args.tablets)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive would close them.
+    limits = httpx.Limits(
+        max_connections=args.tablets, max_keepalive_connections=args.tablets, keepalive_expiry=2
+    )
     clients = [httpx.AsyncClient(base_url=u, timeout=600, limits=limits) for u in urls]
     try:
         desk = {"Authorization": f"Bearer {tokens['disp']}"}
