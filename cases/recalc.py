@@ -259,9 +259,23 @@ async def store(session: AsyncSession, results: Iterable[Computed]) -> None:
 async def _keep_newest_positions(
     session: AsyncSession, newest: dict[int, tuple[Event, str]]
 ) -> None:
-    """Each surveyor's last known position: replaced only by a later fix."""
-    for surveyor_id, (event, case_id) in sorted(newest.items()):
-        stmt = insert(session, SurveyorPosition).values(
+    """Each surveyor's last known position: replaced only by a later fix (one statement
+    for all of them)."""
+    if not newest:
+        return
+    stmt = insert(session, SurveyorPosition)
+    held = SurveyorPosition
+    newer = or_(
+        stmt.excluded.at > held.at,
+        and_(stmt.excluded.at == held.at, stmt.excluded.packet_id > held.packet_id),
+    )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=["surveyor_id"],
+        set_={k: stmt.excluded[k] for k in ("lat", "lon", "at", "packet_id", "case_id")},
+        where=newer,
+    )
+    rows = [
+        dict(
             surveyor_id=surveyor_id,
             lat=event.lat,
             lon=event.lon,
@@ -269,18 +283,9 @@ async def _keep_newest_positions(
             packet_id=event.packet_id,
             case_id=case_id,
         )
-        held = SurveyorPosition
-        newer = or_(
-            stmt.excluded.at > held.at,
-            and_(stmt.excluded.at == held.at, stmt.excluded.packet_id > held.packet_id),
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["surveyor_id"],
-                set_={k: stmt.excluded[k] for k in ("lat", "lon", "at", "packet_id", "case_id")},
-                where=newer,
-            )
-        )
+        for surveyor_id, (event, case_id) in sorted(newest.items())
+    ]
+    await (await session.connection()).execute(upsert, rows)
 
 
 async def record_track(session: AsyncSession, rows: Iterable[Any], *, stale_fix: timedelta) -> None:

@@ -100,6 +100,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # One JSON line per request on stderr (time, method, path, status, duration_ms, pid,
     # user_id), in place of uvicorn's own access lines.
     access_log: bool = False
+    # Group commit (sync/groups.py): pushes queued while a write is under way are settled
+    # together, up to this many packets per transaction.
+    push_group_packets: int = 2000
+    # On PostgreSQL, how many groups one process writes at once (SQLite: always one).
+    push_writers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
