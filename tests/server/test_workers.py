@@ -152,6 +152,10 @@ def test_serve_workers_2_answers_on_one_port_from_two_pids(database_url, tmp_pat
     server = MultiServer(env, tmp_path, workers=2)
     server.start()
     try:
+        for _ in range(2400):  # the first process answers; wait for the second to start too
+            if server.log.read_text().count("Application startup complete") == 2:
+                break
+            time.sleep(0.05)
         pids: set[int] = set()
         for _ in range(50):  # bounded: the kernel spreads new connections over both
             with httpx.Client(limits=httpx.Limits(max_keepalive_connections=0)) as http:
