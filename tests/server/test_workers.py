@@ -165,6 +165,7 @@ def test_serve_workers_2_answers_on_one_port_from_two_pids(database_url, tmp_pat
             if len(pids) >= 2:
                 break
         assert len(pids) == 2, server.log.read_text()
+        assert all(set(line) == ACCESS_FIELDS for line in access_lines(server.log))
         assert server.proc.pid not in pids  # the parent only hands the socket on
     finally:
         server.stop()
@@ -281,6 +282,8 @@ async def test_readiness_fails_when_the_database_is_unreachable(tmp_path):
 
 
 def test_the_access_log_is_one_json_line_per_request(database_url, tmp_path, tokens):
+    if not database_url.startswith("sqlite"):
+        pytest.skip("no database in it: on PostgreSQL the --workers 2 test reads its lines")
     env = env_of(database_url, tmp_path, KANCHA_ACCESS_LOG="true")
     server = ServerProcess(env, tmp_path)
     server.start()
