@@ -315,3 +315,12 @@ async def test_recalc_queue_puts_the_cases_in_jobs(database_url, tmp_path, db, t
         jobs = (await session.scalars(select(Job).order_by(Job.id))).all()
     assert [len(json.loads(j.payload)["case_ids"]) for j in jobs] == [2, 2, 1]
     assert {j.status for j in jobs} == {"pending"} and await count(db, CaseTiming) == 0
+
+
+def test_a_worker_refuses_a_database_not_migrated(tmp_path):
+    env = clean_env(KANCHA_DATA_DIR=str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "kancha.db").touch()  # an empty database: no migration applied
+    result = run_kancha("worker", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not at the newest migration: run `kancha db upgrade` once first" in result.stderr
