@@ -52,6 +52,9 @@ class ThumbnailJob(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The worker working on it and until when (cases/jobs.py): past the lease, another takes it.
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class TusUpload(Base):

@@ -34,11 +34,23 @@ class MediaRuntime:
 
 
 def media_runtime(
-    settings: Any, database: Any, clock: Clock, store: MediaStore | None = None
+    settings: Any,
+    database: Any,
+    clock: Clock,
+    store: MediaStore | None = None,
+    *,
+    worker_id: str | None = None,
 ) -> MediaRuntime:
     data = settings.data_path
     store = store or open_store(settings.resolved_media_url, data / "staging")
-    worker = ThumbnailWorker(database, store, clock, poll_seconds=settings.thumbnail_poll_seconds)
+    worker = ThumbnailWorker(
+        database,
+        store,
+        clock,
+        poll_seconds=settings.thumbnail_poll_seconds,
+        worker_id=worker_id,
+        lease_seconds=settings.job_lease_seconds,
+    )
     return MediaRuntime(store=store, uploads_dir=data / "uploads", worker=worker)
 
 
@@ -74,12 +86,16 @@ async def sweep_forever(runtime: MediaRuntime, database: Any, clock: Clock) -> N
 
 
 @contextlib.asynccontextmanager
-async def running(runtime: MediaRuntime, database: Any, clock: Clock) -> AsyncIterator[None]:
-    """Run the sweeper and the thumbnail worker until the app stops."""
-    tasks = [
-        asyncio.create_task(sweep_forever(runtime, database, clock), name="media-sweeper"),
-        asyncio.create_task(runtime.worker.run_forever(), name="thumbnail-worker"),
-    ]
+async def running(
+    runtime: MediaRuntime, database: Any, clock: Clock, *, sweeper: bool = True, jobs: bool = True
+) -> AsyncIterator[None]:
+    """Run the sweeper and the thumbnail worker (either may be left out) until the app stops."""
+    tasks = []
+    if sweeper:
+        sweeping = sweep_forever(runtime, database, clock)
+        tasks.append(asyncio.create_task(sweeping, name="media-sweeper"))
+    if jobs:
+        tasks.append(asyncio.create_task(runtime.worker.run_forever(), name="thumbnail-worker"))
     try:
         yield
     finally:
