@@ -59,7 +59,7 @@ async def sweep(runtime: MediaRuntime, database: Any, clock: Clock) -> None:
     now = clock.now()
     remove_stale_temps(runtime.store.staging_dir, now.timestamp())
     async with database.session() as session:
-        await sweep_expired(session, runtime.uploads_dir, now)
+        await sweep_expired(session, runtime.uploads_dir, now, runtime.store)
         await session.commit()
 
 
