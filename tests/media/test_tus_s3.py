@@ -1,10 +1,10 @@
 """tus on S3 (media/tus_s3.py): parts of at least 5 MiB go to an S3 multipart upload as
 they fill, the remainder waits as an incomplete-part object, and the state is in the
-database; one request at a time per upload; expiry aborts the multipart upload."""
+database; expiry aborts the multipart upload. (Two servers, kill -9 and a busy upload:
+test_tus_across_servers.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 import random
 
 from sqlalchemy import select
@@ -120,40 +120,6 @@ async def test_a_refused_completion_on_s3_keeps_nothing(s3_client, s3_store, tok
     assert (await patch(s3_client, tokens["sv1"], url, data[MiB:], MiB)).status_code == 204
     async with db.session(write=False) as session:
         assert (await session.get(MediaObject, sha(data))) is not None
-
-
-async def test_a_second_patch_of_a_busy_upload_is_refused(s3_client, s3_store, tokens, db):
-    data = document(6 * MiB, seed=3)
-    url = (await create(s3_client, tokens["sv1"], data)).headers["location"]
-    first_half = asyncio.Event()
-    release = asyncio.Event()
-
-    async def slow_body():
-        yield data[:MiB]
-        first_half.set()
-        await release.wait()
-        yield data[MiB : 2 * MiB]
-
-    headers = {
-        **tokens["sv1"],
-        **TUS,
-        "Upload-Offset": "0",
-        "Content-Type": "application/offset+octet-stream",
-        "Content-Length": str(2 * MiB),
-    }
-    slow = asyncio.ensure_future(s3_client.patch(url, content=slow_body(), headers=headers))
-    await first_half.wait()
-    busy = await patch(s3_client, tokens["sv1"], url, data[:MiB], 0)
-    assert busy.status_code == 423, busy.text
-    assert busy.json()["detail"] == "upload: another request is using this upload"
-    gone = await s3_client.delete(url, headers={**tokens["sv1"], **TUS})
-    assert gone.status_code == 423
-    release.set()
-    assert (await slow).status_code == 204
-    assert (await head(s3_client, tokens["sv1"], url)).headers["upload-offset"] == str(2 * MiB)
-    # Free again: the next PATCH goes on.
-    rest = await patch(s3_client, tokens["sv1"], url, data[2 * MiB :], 2 * MiB)
-    assert rest.status_code == 204, rest.text
 
 
 async def test_expiry_aborts_the_multipart_upload(s3_client, s3_store, tokens, db, clock, settings):
