@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import struct
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,8 +27,8 @@ CHUNK = 2 * MiB + 333  # odd-sized PATCHes: parts of 5 MiB are cut across them
 
 
 def big_photo(tmp_path: Path, seed: int) -> tuple[bytes, Path]:
-    data = photo(4000, 3000, noise=True, quality=98, seed=seed)
-    assert len(data) > 6 * MiB  # more than one part, and a tail
+    data = photo(4800, 3600, noise=True, quality=98, seed=seed)
+    assert len(data) > 4 * CHUNK + MiB  # parts, a tail, and bytes left after the kill
     path = tmp_path / f"photo-{seed}.jpg"
     path.write_bytes(data)
     return data, path
@@ -57,6 +59,11 @@ class HeldPatch:
         self.conn.sendall(head.encode() + body[:sent])
 
     def close(self) -> None:
+        self.conn.close()
+
+    def hang_up(self) -> None:
+        """Drop the line (a reset), as on one bar of signal."""
+        self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.conn.close()
 
 
@@ -114,8 +121,14 @@ def test_an_upload_begun_on_a_killed_server_is_finished_on_another(
         )
         for _ in range(3):
             first.upload_chunk()
-        acked = first.offset
-        assert acked == 3 * CHUNK
+        assert first.offset == 3 * CHUNK
+        cut = HeldPatch(first.url, sv1, first.offset, data[first.offset :][:CHUNK], sent=MiB)
+        until(first.url, sv1, 423)
+        time.sleep(0.2)  # let the bytes reach the server before the line drops
+        cut.hang_up()
+        until(first.url, sv1, 409)  # A has settled the cut PATCH...
+        acked = head_offset(first.url, sv1)
+        assert first.offset <= acked <= first.offset + MiB  # ...keeping what arrived of it
         held = HeldPatch(first.url, sv1, acked, data[acked : acked + CHUNK], sent=MiB)
         until(first.url, sv1, 423)  # A holds the upload mid-PATCH, and B knows it:
         other = on(b, first.url)
