@@ -5,6 +5,8 @@ test_tus_across_servers.py.)"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import random
 
 from sqlalchemy import select
@@ -155,3 +157,29 @@ async def test_a_small_photo_and_termination_on_s3(s3_client, s3_store, tokens, 
     assert (await s3_client.delete(url, headers={**tokens["sv1"], **TUS})).status_code == 204
     assert bucket_objects(s3_store) == {}
     assert (await head(s3_client, tokens["sv1"], url)).status_code == 404
+
+
+async def test_checksums_and_refusals_on_s3_keep_the_offset(s3_client, s3_store, tokens, db):
+    client, sv1 = s3_client, tokens["sv1"]
+    data = document(6 * MiB, seed=7)
+    url = (await create(client, sv1, data)).headers["location"]
+    first = data[: 5 * MiB + 3]
+    digest = base64.b64encode(hashlib.sha1(first).digest()).decode()
+    ok = await patch(client, sv1, url, first, 0, **{"Upload-Checksum": f"sha1 {digest}"})
+    assert ok.status_code == 204, ok.text
+    row, parts = await state(db, url.rsplit("/", 1)[1])
+    assert [p.size_bytes for p in parts] == [MIN_PART_BYTES] and row.tail_bytes == 3
+    rest = data[len(first) :]
+    wrong = base64.b64encode(hashlib.sha1(b"other").digest()).decode()
+    mismatch = await patch(
+        client, sv1, url, rest, len(first), **{"Upload-Checksum": f"sha1 {wrong}"}
+    )
+    assert mismatch.status_code == 460
+    too_long = await patch(client, sv1, url, rest + b"extra", len(first))
+    assert too_long.status_code == 400
+    assert too_long.json()["detail"] == "body: goes past Upload-Length"
+    assert (await patch(client, sv1, url, rest, 7)).status_code == 409
+    assert (await head(client, sv1, url)).headers["upload-offset"] == str(len(first))
+    assert (await patch(client, sv1, url, rest, len(first))).status_code == 204
+    async with db.session(write=False) as session:
+        assert (await session.get(MediaObject, sha(data))).size_bytes == len(data)
