@@ -263,19 +263,17 @@ class MediaService:
         a PATCH acknowledged must hold whatever the answer), the request's is not used."""
         uploads_dir = self.runtime.uploads_dir
         engine = self.database.engine
-        with self.runtime.worker.upload():
-            new_offset, whole = await tus_s3.append(
-                upload,
-                database=self.database,
-                store=s3,
-                uploads_dir=uploads_dir,
-                offset_header=offset_header,
-                checksum_header=checksum_header,
-                chunks=chunks,
-                engine=engine,
-            )
-        if new_offset == upload.length:
-            async with tus_lock.upload_lock(engine, uploads_dir, upload.id):
+        async with tus_lock.upload_lock(engine, uploads_dir, upload.id):
+            with self.runtime.worker.upload():
+                new_offset, whole = await tus_s3.append(
+                    upload,
+                    database=self.database,
+                    store=s3,
+                    offset_header=offset_header,
+                    checksum_header=checksum_header,
+                    chunks=chunks,
+                )
+            if new_offset == upload.length:
                 await tus_s3_finish.finalize(
                     self.database,
                     upload,

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import anyio.to_thread
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cases.refusal import Conflict, Refusal, Unavailable
 from media.models import TusPart, TusUpload
@@ -35,7 +34,6 @@ from media.s3parts import MIN_PART_BYTES, S3Parts, tail_key
 from media.spool import Spool
 from media.store import S3Store, new_temp, remove_quietly
 from media.tus import CHECKSUMS, _copy_in, parse_checksum
-from media.tus_lock import upload_lock
 
 
 @dataclass
@@ -223,54 +221,51 @@ async def append(
     *,
     database,
     store: S3Store,
-    uploads_dir: Path,
     offset_header: str | None,
     checksum_header: str | None,
     chunks: AsyncIterable[bytes],
-    engine: AsyncEngine,
 ) -> tuple[int, Path | None]:
-    """Write one PATCH body at the declared offset; the new offset, committed, and (the
-    caller's to remove) the whole upload as a local file if this PATCH completed it
-    without parts."""
+    """Write one PATCH body at the declared offset, the caller holding the upload's lock
+    (`tus_lock`); the new offset, committed, and (the caller's to remove) the whole upload
+    as a local file if this PATCH completed it without parts."""
     if offset_header is None or not offset_header.isascii() or not offset_header.isdigit():
         raise Refusal("Upload-Offset", "required, a non-negative integer")
     checksum = parse_checksum(checksum_header)
-    async with upload_lock(engine, uploads_dir, upload.id):
-        state = await load_state(database, upload.id)
-        if state.completed:
-            raise Conflict("", f"upload {upload.id}: already complete")
-        if int(offset_header) != state.offset:
-            raise Conflict("Upload-Offset", f"is {offset_header}, the upload is at {state.offset}")
-        room = upload.length - state.offset
-        writer = PartWriter(S3Parts(store), database, upload, state)
-        try:
-            if checksum is None:
-                await writer.start()
-                try:
-                    await writer.take(chunks, room)
-                except Refusal:
-                    raise  # past Upload-Length, or the store: keep none of it
-                except Exception:
-                    # A cut connection: keep what arrived, then let the caller hear of it.
-                    await writer.finish()
-                    raise
-                return await writer.finish(), writer.whole
-            side = new_temp(store.staging_dir, ".chunk")
-            writer.files.append(side)
-            hasher = CHECKSUMS[checksum[0]]()
-            with open(side, "wb") as f:  # noqa: ASYNC230 - writes go through a thread
-                try:
-                    await _copy_in(f, chunks, room, hasher)
-                except Refusal:
-                    raise
-                except Exception:
-                    raise Refusal("body", "cut off before the checksum could be verified") from None
-            if hasher.digest() != checksum[1]:
-                raise Refusal(
-                    "Upload-Checksum", f"the chunk's {checksum[0]} does not match", status=460
-                )
+    state = await load_state(database, upload.id)
+    if state.completed:
+        raise Conflict("", f"upload {upload.id}: already complete")
+    if int(offset_header) != state.offset:
+        raise Conflict("Upload-Offset", f"is {offset_header}, the upload is at {state.offset}")
+    room = upload.length - state.offset
+    writer = PartWriter(S3Parts(store), database, upload, state)
+    try:
+        if checksum is None:
             await writer.start()
-            await writer.take_file(side)
+            try:
+                await writer.take(chunks, room)
+            except Refusal:
+                raise  # past Upload-Length, or the store: keep none of it
+            except Exception:
+                # A cut connection: keep what arrived, then let the caller hear of it.
+                await writer.finish()
+                raise
             return await writer.finish(), writer.whole
-        finally:
-            await writer.close()
+        side = new_temp(store.staging_dir, ".chunk")
+        writer.files.append(side)
+        hasher = CHECKSUMS[checksum[0]]()
+        with open(side, "wb") as f:  # noqa: ASYNC230 - writes go through a thread
+            try:
+                await _copy_in(f, chunks, room, hasher)
+            except Refusal:
+                raise
+            except Exception:
+                raise Refusal("body", "cut off before the checksum could be verified") from None
+        if hasher.digest() != checksum[1]:
+            raise Refusal(
+                "Upload-Checksum", f"the chunk's {checksum[0]} does not match", status=460
+            )
+        await writer.start()
+        await writer.take_file(side)
+        return await writer.finish(), writer.whole
+    finally:
+        await writer.close()
