@@ -183,3 +183,37 @@ async def test_checksums_and_refusals_on_s3_keep_the_offset(s3_client, s3_store,
     assert (await patch(client, sv1, url, rest, len(first))).status_code == 204
     async with db.session(write=False) as session:
         assert (await session.get(MediaObject, sha(data))).size_bytes == len(data)
+
+
+async def test_a_failed_completion_on_s3_keeps_everything_and_head_finishes_it(
+    settings, clock, tokens, db, tmp_path
+):
+    from litestar.testing import AsyncTestClient
+
+    from media.store import S3Store
+    from server.app import create_app
+    from tests.media.conftest import rclone_s3
+
+    data = document(6 * MiB, seed=8)
+    # An S3 of its own that sees changes made behind its back (no directory cache).
+    with rclone_s3(tmp_path / "s3", extra=("--dir-cache-time", "0s")) as (s3, _):
+        store = S3Store(s3.client(), s3.new_bucket(), "media", tmp_path / "staging")
+        async with AsyncTestClient(app=create_app(settings, clock=clock, store=store)) as client:
+            url = (await create(client, tokens["sv1"], data)).headers["location"]
+            # A file where the store wants the folder of the object's key: storing fails.
+            blocker = s3.root / store.bucket / "media" / "original" / sha(data)[:2]
+            blocker.parent.mkdir(parents=True, exist_ok=True)
+            blocker.write_bytes(b"in the way")
+            last = await patch(client, tokens["sv1"], url, data, 0)
+            assert last.status_code == 503, last.text
+            assert last.json()["detail"].startswith(f"upload: all {len(data)} bytes are kept")
+            row, parts = await state(db, url.rsplit("/", 1)[1])
+            assert row.offset_bytes == len(data) and row.completed_at is None
+            assert len(parts) == 2
+            blocker.unlink()
+            done = await head(client, tokens["sv1"], url)
+            assert done.status_code == 200, done.text
+            assert done.headers["upload-offset"] == str(len(data))
+        async with db.session(write=False) as session:
+            assert (await session.get(MediaObject, sha(data))).size_bytes == len(data)
+        assert multipart_uploads(store) == [] and bucket_objects(store) == {}
