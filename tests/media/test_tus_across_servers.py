@@ -7,6 +7,7 @@ per upload: while A holds it mid-PATCH, a PATCH or DELETE on B is 423."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import socket
 import struct
@@ -26,8 +27,13 @@ MiB = 1024 * 1024
 CHUNK = 2 * MiB + 333  # odd-sized PATCHes: parts of 5 MiB are cut across them
 
 
+@functools.cache
+def big_jpeg(seed: int) -> bytes:
+    return photo(4800, 3600, noise=True, quality=98, seed=seed)  # ~10 MiB, made once
+
+
 def big_photo(tmp_path: Path, seed: int) -> tuple[bytes, Path]:
-    data = photo(4800, 3600, noise=True, quality=98, seed=seed)
+    data = big_jpeg(seed)
     assert len(data) > 4 * CHUNK + MiB  # parts, a tail, and bytes left after the kill
     path = tmp_path / f"photo-{seed}.jpg"
     path.write_bytes(data)
