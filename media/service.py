@@ -263,14 +263,15 @@ class MediaService:
         a PATCH acknowledged must hold whatever the answer), the request's is not used."""
         uploads_dir = self.runtime.uploads_dir
         engine = self.database.engine
+        offset, checksum = tus_s3.parse_headers(offset_header, checksum_header)
         async with tus_lock.upload_lock(engine, uploads_dir, upload.id):
             with self.runtime.worker.upload():
                 new_offset, whole = await tus_s3.append(
                     upload,
                     database=self.database,
                     store=s3,
-                    offset_header=offset_header,
-                    checksum_header=checksum_header,
+                    offset=offset,
+                    checksum=checksum,
                     chunks=chunks,
                 )
             if new_offset == upload.length:

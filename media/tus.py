@@ -6,7 +6,9 @@ connection are kept for the client to resume after. A chunk sent with `Upload-Ch
 is spooled aside and appended only once verified. A lock on the part file (flock, so it
 holds across processes and dies with its holder) keeps two requests from writing one
 upload. Every refusal is a `Refusal` naming the header at fault. Completing a full upload
-(like a PUT, and again after a crash) is `media/completion.py`.
+(like a PUT, and again after a crash) is `media/completion.py`. With the store on S3 the
+bytes go to an S3 multipart upload instead and the offset is in the database, so any
+server can resume (`media/tus_s3.py`); creation, parsing and expiry are shared.
 """
 
 from __future__ import annotations

@@ -216,26 +216,33 @@ class PartWriter:
             remove_quietly(path)
 
 
+def parse_headers(
+    offset_header: str | None, checksum_header: str | None
+) -> tuple[int, tuple[str, bytes] | None]:
+    """Upload-Offset and Upload-Checksum, refused before anything else is done."""
+    if offset_header is None or not offset_header.isascii() or not offset_header.isdigit():
+        raise Refusal("Upload-Offset", "required, a non-negative integer")
+    return int(offset_header), parse_checksum(checksum_header)
+
+
 async def append(
     upload: TusUpload,
     *,
     database,
     store: S3Store,
-    offset_header: str | None,
-    checksum_header: str | None,
+    offset: int,
+    checksum: tuple[str, bytes] | None,
     chunks: AsyncIterable[bytes],
 ) -> tuple[int, Path | None]:
-    """Write one PATCH body at the declared offset, the caller holding the upload's lock
-    (`tus_lock`); the new offset, committed, and (the caller's to remove) the whole upload
-    as a local file if this PATCH completed it without parts."""
-    if offset_header is None or not offset_header.isascii() or not offset_header.isdigit():
-        raise Refusal("Upload-Offset", "required, a non-negative integer")
-    checksum = parse_checksum(checksum_header)
+    """Write one PATCH body at the declared offset (headers read by `parse_headers`), the
+    caller holding the upload's lock (`tus_lock`); the new offset, committed, and (the
+    caller's to remove) the whole upload as a local file if this PATCH completed it
+    without parts."""
     state = await load_state(database, upload.id)
     if state.completed:
         raise Conflict("", f"upload {upload.id}: already complete")
-    if int(offset_header) != state.offset:
-        raise Conflict("Upload-Offset", f"is {offset_header}, the upload is at {state.offset}")
+    if offset != state.offset:
+        raise Conflict("Upload-Offset", f"is {offset}, the upload is at {state.offset}")
     room = upload.length - state.offset
     writer = PartWriter(S3Parts(store), database, upload, state)
     try:
