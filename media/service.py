@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock
 from cases.dispatch import load_case
@@ -46,10 +46,7 @@ class MediaSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Sessions(Protocol):
-    """The database, as far as media needs it: sessions of its own besides the request's,
-    and its engine (tus uploads on S3 are locked by the database: `media.tus_lock`)."""
-
-    engine: AsyncEngine
+    """The database, as far as media needs it: sessions of its own besides the request's."""
 
     def session(self, *, write: bool = True) -> AsyncSession: ...
 
@@ -196,7 +193,7 @@ class MediaService:
                 await tus_s3_finish.recover(
                     upload,
                     self.database,
-                    self.database.engine,
+                    self.runtime.locks,
                     uploads_dir,
                     s3,
                     now=self.clock.now(),
@@ -262,7 +259,7 @@ class MediaService:
         """As `append`, on S3: state and completion commit in sessions of their own (what
         a PATCH acknowledged must hold whatever the answer), the request's is not used."""
         uploads_dir = self.runtime.uploads_dir
-        engine = self.database.engine
+        engine = self.runtime.locks
         offset, checksum = tus_s3.parse_headers(offset_header, checksum_header)
         async with tus_lock.upload_lock(engine, uploads_dir, upload.id):
             with self.runtime.worker.upload():
@@ -292,7 +289,7 @@ class MediaService:
                 self.database,
                 upload,
                 s3,
-                self.database.engine,
+                self.runtime.locks,
                 self.runtime.uploads_dir,
             )
             return

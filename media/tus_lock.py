@@ -8,6 +8,9 @@ backend whose client went away (kill -9 included) and releases its locks, so a r
 another server can go on at once. No row lock is held while bytes stream in, so no
 transaction stays open and HEAD reads the committed offset meanwhile.
 
+The lock connections come from an engine of their own (`lock_engine`), not the request
+pool: PATCHes holding locks must never starve the sessions they themselves need.
+
 On SQLite (one machine: the database is a local file) the flock of `media.tus` does it.
 """
 
@@ -18,12 +21,25 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from media.tus import UploadBusy, locked
 
 # The advisory lock namespace (first key) of tus uploads: "tus" in ASCII.
 LOCK_CLASS = 0x747573
+
+
+# Uploads written at once by one process, at most; more wait for a connection.
+MAX_HELD = 64
+
+
+def lock_engine(engine: AsyncEngine) -> AsyncEngine | None:
+    """The engine lock connections come from, beside `engine` (None on SQLite)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return create_async_engine(
+        engine.url, pool_size=4, max_overflow=MAX_HELD - 4, pool_pre_ping=True
+    )
 
 
 def lock_key(upload_id: str) -> int:
@@ -34,10 +50,11 @@ def lock_key(upload_id: str) -> int:
 
 @contextlib.asynccontextmanager
 async def upload_lock(
-    engine: AsyncEngine, uploads_dir: Path, upload_id: str
+    engine: AsyncEngine | None, uploads_dir: Path, upload_id: str
 ) -> AsyncIterator[None]:
-    """Hold the upload for the block; UploadBusy if another request (anywhere) holds it."""
-    if engine.dialect.name != "postgresql":
+    """Hold the upload for the block; UploadBusy if another request (anywhere) holds it.
+    `engine` is the `lock_engine` (None: SQLite, a flock in `uploads_dir`)."""
+    if engine is None:
         with locked(uploads_dir, upload_id):
             yield
         return

@@ -149,7 +149,7 @@ def needs_finalizing(upload: TusUpload) -> bool:
 async def recover(
     upload: TusUpload,
     database,
-    engine: AsyncEngine,
+    engine: AsyncEngine | None,
     uploads_dir: Path,
     store: S3Store,
     *,
@@ -175,7 +175,12 @@ async def recover(
 
 
 async def terminate(
-    session, database, upload: TusUpload, store: S3Store, engine: AsyncEngine, uploads_dir: Path
+    session,
+    database,
+    upload: TusUpload,
+    store: S3Store,
+    engine: AsyncEngine | None,
+    uploads_dir: Path,
 ) -> None:
     """Abort the upload's multipart upload, delete its tail and its rows (423 if busy)."""
     async with upload_lock(engine, uploads_dir, upload.id):
