@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from cases.clock import Clock
-from media.store import MediaStore, open_store
+from media.store import MediaStore, S3Store, open_store
 from media.thumbnails import ThumbnailWorker
 from media.tus import sweep_expired
+from media.tus_lock import lock_engine
 
 logger = logging.getLogger("kancha.media")
 STALE_TEMP_SECONDS = 24 * 3600
@@ -31,6 +34,8 @@ class MediaRuntime:
     store: MediaStore
     uploads_dir: Path
     worker: ThumbnailWorker
+    # Where tus uploads on S3 take their locks (`media.tus_lock`); None on SQLite.
+    locks: AsyncEngine | None = None
 
 
 def media_runtime(
@@ -51,7 +56,8 @@ def media_runtime(
         worker_id=worker_id,
         lease_seconds=settings.job_lease_seconds,
     )
-    return MediaRuntime(store=store, uploads_dir=data / "uploads", worker=worker)
+    locks = lock_engine(database.engine) if isinstance(store, S3Store) else None
+    return MediaRuntime(store=store, uploads_dir=data / "uploads", worker=worker, locks=locks)
 
 
 def remove_stale_temps(directory: Path, now_ts: float) -> int:
@@ -71,7 +77,7 @@ async def sweep(runtime: MediaRuntime, database: Any, clock: Clock) -> None:
     now = clock.now()
     remove_stale_temps(runtime.store.staging_dir, now.timestamp())
     async with database.session() as session:
-        await sweep_expired(session, runtime.uploads_dir, now)
+        await sweep_expired(session, runtime.uploads_dir, now, runtime.store)
         await session.commit()
 
 
@@ -104,3 +110,5 @@ async def running(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if runtime.locks is not None:
+            await runtime.locks.dispose()
