@@ -25,6 +25,7 @@ from cases.refusal import Conflict
 from cases.sql import insert
 from cases.timeline import TRACK
 from media.models import MediaObject, PacketMedia
+from sync.chain import chained, extend_chains
 from sync.clock_offsets import (
     OFFSET_WINDOW,
     OFFSET_WINDOW_SAMPLES,
@@ -287,6 +288,7 @@ async def _settle(session: AsyncSession, push: Push) -> Outcome:
             Result(r.packet_id, "rejected", CONFLICT) if r.packet_id in lost else r for r in results
         ]
         conflicts += [_as_received(p, device_id, now) for p, _ in logged if p.packet_id in lost]
+        await extend_chains(session, chained(new_rows, [p.packet.media for p, _ in logged], lost))
     if conflicts:
         await session.execute(insert(session, PacketConflict), conflicts)
 
