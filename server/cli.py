@@ -250,7 +250,8 @@ def _store(settings: Settings):
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute the hash chains (all, or those of the devices that sent a case's packets)
     and re-hash the photos they refer to: exit 0 when intact, 1 naming the first break."""
-    from sync.verify import devices_of_case, verify_chains
+    from media.store import StoreUnavailable
+    from sync.verify import NoSuchCase, devices_of_case, verify_chains
 
     _prepare(settings)
     store = _store(settings)
@@ -259,7 +260,11 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
         devices = None if args.case is None else await devices_of_case(session, args.case)
         return await verify_chains(session, store, devices)
 
-    done = asyncio.run(_with_session(settings, verify)())
+    try:
+        done = asyncio.run(_with_session(settings, verify)())
+    except (NoSuchCase, StoreUnavailable) as exc:
+        print(f"kancha verify: {exc}", file=sys.stderr)
+        return 2
     scope = f" of case {args.case}" if args.case else ""
     if done.first is not None:
         others = len(done.broken) - 1

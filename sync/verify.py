@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.models import Packet
+from cases.models import Case, Packet
 from media.models import MediaObject
 from media.store import MediaStore, object_key
 from sync.chain import GENESIS, media_of, preimage, stamp
@@ -55,11 +55,21 @@ class Verified:
         return self.broken[0] if self.broken else None
 
 
+class NoSuchCase(LookupError):
+    def __str__(self) -> str:
+        return f"--case: no case and no packet under {self.args[0]!r}"
+
+
 async def devices_of_case(session: AsyncSession, case_id: str) -> list[str]:
+    """The devices that sent the case's packets (also of a case id no case has: a packet
+    for an unknown case is kept, rejected)."""
     rows = await session.scalars(
         select(Packet.device_id).where(Packet.case_id == case_id).distinct()
     )
-    return sorted(rows)
+    devices = sorted(rows)
+    if not devices and await session.get(Case, case_id) is None:
+        raise NoSuchCase(case_id)
+    return devices
 
 
 async def verify_chains(
@@ -82,18 +92,27 @@ async def verify_chains(
 async def _verify_device(
     session: AsyncSession, device_id: str, out: Verified, photos: dict
 ) -> None:
-    rows = await session.execute(
-        select(Packet.packet_id, Packet.seq, Packet.body, Packet.body_format)
-        .add_columns(Packet.received_at, Packet.status)
-        .where(Packet.device_id == device_id)
-    )
-    packets = {r.packet_id: r for r in rows}
-    chain = await session.scalars(
-        select(PacketChain).where(PacketChain.device_id == device_id).order_by(PacketChain.n)
+    """One device's chain, entry by entry with the packet row it covers (streamed: a
+    device's whole log is never held at once), then the rows no entry covers."""
+    entries = (
+        select(PacketChain)
+        .add_columns(
+            Packet.packet_id.label("row_packet_id"),
+            Packet.device_id.label("row_device_id"),
+            Packet.seq.label("row_seq"),
+            Packet.body.label("row_body"),
+            Packet.body_format.label("row_body_format"),
+            Packet.received_at.label("row_received_at"),
+            Packet.status.label("row_status"),
+        )
+        .outerjoin(Packet, Packet.packet_id == PacketChain.packet_id)
+        .where(PacketChain.device_id == device_id)
+        .order_by(PacketChain.n)
     )
     n, prev = 0, GENESIS
-    for e in chain:
+    async for e, *columns in await session.stream(entries.execution_options(yield_per=500)):
         out.entries += 1
+        row = dict(zip(_ROW, columns, strict=True))
 
         def broken(name: str, detail: str, e: PacketChain = e) -> None:
             out.broken.append(Broken(device_id, e.n, e.packet_id, name, detail))
@@ -118,17 +137,16 @@ async def _verify_device(
         ).hexdigest()
         if recomputed != e.digest:
             broken("digest", f"entry hashes to {recomputed}, stored {e.digest}")
-        row = packets.pop(e.packet_id, None)
-        if row is None:
+        if row["packet_id"] is None:
             broken("row", "the packet row is gone (deleted)")
         else:
-            body_sha256 = hashlib.sha256(row.body).hexdigest()
             for name, now, then in (
-                ("seq", str(row.seq), str(e.seq)),
-                ("body", body_sha256, e.body_sha256),
-                ("received_at", stamp(row.received_at), stamp(e.received_at)),
-                ("status", row.status, e.status),
-                ("media", ",".join(media_of(row.body, row.body_format)), e.media),
+                ("device_id", row["device_id"], e.device_id),
+                ("seq", str(row["seq"]), str(e.seq)),
+                ("body", hashlib.sha256(row["body"]).hexdigest(), e.body_sha256),
+                ("received_at", stamp(row["received_at"]), stamp(e.received_at)),
+                ("status", row["status"], e.status),
+                ("media", ",".join(media_of(row["body"], row["body_format"])), e.media),
             ):
                 if now != then:
                     broken(name, f"row has {_short(now)}, chained {_short(then)}")
@@ -137,10 +155,19 @@ async def _verify_device(
         n, prev = e.n, e.digest
     if n:
         out.heads[device_id] = (n, prev)
-    for packet_id in sorted(packets):
+    outside = await session.scalars(
+        select(Packet.packet_id)
+        .where(Packet.device_id == device_id)
+        .where(~exists().where(PacketChain.packet_id == Packet.packet_id))
+        .order_by(Packet.packet_id)
+    )
+    for packet_id in outside:
         out.broken.append(
             Broken(device_id, None, packet_id, "row", "a packet row no chain entry covers")
         )
+
+
+_ROW = ("packet_id", "device_id", "seq", "body", "body_format", "received_at", "status")
 
 
 async def _verify_photos(

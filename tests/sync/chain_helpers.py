@@ -4,14 +4,19 @@ someone with the database's own credentials could)."""
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from media.store import object_key, open_store
+from server.cli import build_parser
 from server.settings import Settings
+from tests.conftest import run_blocking
 from tests.factories import dispatched_case, new_id, packet, push, push_body
 from tests.live import clean_env, run_kancha
 from tests.media.helpers import upload
@@ -46,9 +51,24 @@ async def pushed_history(client, tokens) -> History:
     return History(case_id, device, ids, sha(data))
 
 
-def kancha(settings: Settings, *args: str, cwd: Path):
+def kancha_command(settings: Settings, *args: str, cwd: Path):
+    """`kancha ARGS` as a process, on the test's database and data dir."""
     env = clean_env(KANCHA_DATA_DIR=settings.data_dir, KANCHA_DATABASE_URL=settings.database_url)
     return run_kancha(*args, env=env, cwd=cwd)
+
+
+def kancha(settings: Settings, *args: str, cwd: Path | None = None):
+    """The same command run in this process (the same code from its parsed arguments on,
+    without a Python start-up per call), its output captured."""
+    parsed = build_parser().parse_args(list(args))
+    out, err = io.StringIO(), io.StringIO()
+
+    def run() -> int:
+        with redirect_stdout(out), redirect_stderr(err):
+            return parsed.func(settings, parsed)
+
+    code = run_blocking(run)
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 async def behind_kancha(database_url: str, sql: str, **params) -> None:

@@ -11,7 +11,13 @@ from sqlalchemy import select
 from sync.chain import GENESIS
 from sync.models import PacketChain
 from tests.media.samples import photo
-from tests.sync.chain_helpers import behind_kancha, kancha, pushed_history, swap_photo
+from tests.sync.chain_helpers import (
+    behind_kancha,
+    kancha,
+    kancha_command,
+    pushed_history,
+    swap_photo,
+)
 
 
 async def _chain(db) -> list[PacketChain]:
@@ -42,12 +48,14 @@ async def test_pushes_chain_every_settled_packet_once_in_order(client, tokens, d
 async def test_verify_passes_on_an_untouched_store(client, tokens, db, settings, tmp_path):
     history = await pushed_history(client, tokens)
     chain = await _chain(db)
-    done = kancha(settings, "verify", cwd=tmp_path)
+    done = kancha_command(settings, "verify", cwd=tmp_path)  # the command itself, once
     assert done.returncode == 0, done.stderr
     assert "4 chain entries of 1 devices and 1 photos" in done.stdout
     assert f"head\t{history.device_id}\t4\t{chain[-1].digest}" in done.stdout
     scoped = kancha(settings, "verify", "--case", history.case_id, cwd=tmp_path)
     assert scoped.returncode == 0 and f"of case {history.case_id}" in scoped.stdout
+    unknown = kancha(settings, "verify", "--case", "no-case-at-all")
+    assert unknown.returncode == 2 and "no case and no packet" in unknown.stderr
 
 
 TAMPERING = {

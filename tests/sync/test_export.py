@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from tests.media.samples import photo
-from tests.sync.chain_helpers import kancha, pushed_history
+from tests.sync.chain_helpers import kancha, kancha_command, pushed_history
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCEDURE = ROOT / "docs" / "verify-export.sh"
@@ -37,7 +37,7 @@ async def test_an_export_verifies_with_standard_tools_and_tampering_fails(
 ):
     history = await pushed_history(client, tokens)
     out = tmp_path / "export"
-    done = kancha(settings, "export", "--case", history.case_id, str(out), cwd=tmp_path)
+    done = kancha_command(settings, "export", "--case", history.case_id, str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "3 packets, 1 photos, 3 chain entries" in done.stdout  # the rejected one is later
     case = json.loads((out / "case.json").read_text())
