@@ -282,6 +282,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     """Write a case, its photos and its chains to DIR for a third party to verify."""
+    from media.store import StoreUnavailable
     from sync.export import ExportError, export_case
 
     _prepare(settings)
@@ -291,7 +292,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         done = asyncio.run(
             _with_session(settings, lambda s: export_case(s, store, args.case, out))()
         )
-    except ExportError as exc:
+    except (ExportError, StoreUnavailable) as exc:
         print(f"kancha export: {exc}", file=sys.stderr)
         return 2
     missing = f", {done.missing_photos} photos not received yet" if done.missing_photos else ""

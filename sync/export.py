@@ -80,13 +80,9 @@ async def export_case(
         .order_by(PacketChain.device_id, PacketChain.n)
     )
     chain_lines = [_chain_line(e) for e in entries]
+    mine = {p.packet_id for p, _ in packets}
     referenced = list(
-        dict.fromkeys(
-            sha
-            for e in chain_lines
-            if e["packet_id"] in {p.packet_id for p, _ in packets}
-            for sha in e["media"]
-        )
+        dict.fromkeys(sha for e in chain_lines if e["packet_id"] in mine for sha in e["media"])
     )
     held = set(
         await session.scalars(select(MediaObject.sha256).where(MediaObject.sha256.in_(referenced)))
@@ -105,7 +101,10 @@ async def export_case(
     photos_dir = out / "photos"
     await anyio.to_thread.run_sync(lambda: photos_dir.mkdir(parents=True, exist_ok=True))
     for sha in document["photos"]:
-        await store.fetch(object_key(sha), photos_dir / sha)
+        try:
+            await store.fetch(object_key(sha), photos_dir / sha)
+        except KeyError:  # recorded as held, gone from the store: `kancha verify` says so too
+            raise ExportError(f"photo {sha}: recorded but not in the media store") from None
     case_json = msgspec.json.format(msgspec.json.encode(document), indent=2)
     await anyio.to_thread.run_sync(_write, out / "case.json", case_json)
     lines = b"".join(msgspec.json.encode(e) + b"\n" for e in chain_lines)
