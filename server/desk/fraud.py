@@ -26,7 +26,8 @@ async def fraud_page(
     settings: NamedDependency[Settings],
 ) -> Template:
     zone = branch_zone(settings.desk_utc_offset_minutes)
-    form, refused = read_query(request.query_params, clock.now().astimezone(zone).date(), zone)
+    period = {k: request.query_params.get(k) for k in ("from", "to")}  # nothing else counts
+    form, refused = read_query(period, clock.now().astimezone(zone).date(), zone)
     found = []
     if refused is None and form.start is not None and form.end is not None:
         try:
