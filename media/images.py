@@ -2,14 +2,19 @@
 
 The header is read first, and an image with more pixels than the limit is refused as a
 decompression bomb before anything is decoded (for HEIF also the sizes its `ispe` boxes
-declare, which is what libheif allocates). Then it must decode, within bounded memory:
-a JPEG at 1/8 scale (DCT draft), a PNG by its chunk checksums up to IEND, a HEIF in
-full (at most MAX_PIXELS); a PDF must have its header and `%%EOF` trailer. So a
-truncated or corrupt file is refused (422) rather than stored and later unreadable.
+declare, which is what libheif allocates). Then its structure must be whole: a JPEG's
+markers up to its first scan, and an EOI after it (entropy-coded data can hold no FFD9, so
+a file cut anywhere in its image data has none); a PNG by its chunk checksums up to IEND;
+a HEIF must decode in full (at most MAX_PIXELS); a PDF must have its header and `%%EOF`
+trailer. So a truncated file is refused (422) rather than stored and later unreadable.
+A JPEG is not decoded here: that took 30-100 ms a photo on the upload's path, three
+times the cost of writing it; the thumbnail worker decodes it once anyway, and one whose
+image data is corrupt within (bits flipped, not cut) gets a failed thumbnail job.
 """
 
 from __future__ import annotations
 
+import mmap
 import re
 import struct
 import warnings
@@ -131,7 +136,7 @@ def describe(path: Path, *, exif_utc_offset_minutes: int = 480) -> MediaFacts:
                     exif = ExifFacts()  # PNG's getexif() would decode the pixels
                 else:
                     exif = read_exif(image, utc_offset_minutes=exif_utc_offset_minutes)
-                _decode(image, content_type)
+                _decode(image, content_type, path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DecompressionBomb(f"{exc} (decompression bomb refused)") from None
     except BodyRefused:
@@ -151,15 +156,16 @@ def _check_pixels(width: int, height: int) -> None:
         )
 
 
-def _decode(image: Image.Image, content_type: str) -> None:
-    """Decode the pixels (bounded, see the module docstring); BrokenMedia if they don't."""
+def _decode(image: Image.Image, content_type: str, path: Path) -> None:
+    """Check the image is whole (see the module docstring); BrokenMedia if it isn't."""
     name = NAMES[content_type]
     try:
         if image.format == "PNG":
             image.verify()  # chunk CRCs up to IEND, without decompressing the pixels
             return
         if image.format in ("JPEG", "MPO"):
-            image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+            _check_jpeg_whole(path)
+            return
         image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise
@@ -167,6 +173,34 @@ def _decode(image: Image.Image, content_type: str) -> None:
         text = str(exc).strip()
         why = "truncated" if re.search("truncated|end of file", text, re.I) else "corrupt"
         raise BrokenMedia(f"{why} {name} (it does not decode: {text})") from None
+
+
+def _check_jpeg_whole(path: Path) -> None:
+    """Markers from SOI to the first scan (SOS), then an EOI somewhere after it."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        pos, size = 2, len(data)
+        while True:
+            if pos + 4 > size:
+                raise BrokenMedia("truncated JPEG (it ends within its headers)")
+            if data[pos] != 0xFF:
+                raise BrokenMedia(f"corrupt JPEG (no marker at byte {pos} of its headers)")
+            marker = data[pos + 1]
+            if marker == 0xFF:  # fill byte before a marker
+                pos += 1
+                continue
+            if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+                pos += 2
+                continue
+            if marker == 0xD9:
+                raise BrokenMedia("corrupt JPEG (it ends before any image data)")
+            length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+            if length < 2:
+                raise BrokenMedia(f"corrupt JPEG (a segment of length {length})")
+            pos += 2 + length
+            if marker == 0xDA:  # start of scan: entropy-coded data follows
+                break
+        if data.rfind(b"\xff\xd9", min(pos, size)) == -1:
+            raise BrokenMedia("truncated JPEG (its image data has no end: EOI missing)")
 
 
 def _check_pdf(path: Path) -> None:

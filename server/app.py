@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -39,6 +40,8 @@ from server.routes.review import ReviewController
 from server.routes.sync import SyncController, provide_sync_service
 from server.routes.uploads import UploadController
 from server.settings import Settings, SettingsError
+from sync.groups import GroupCommit
+from sync.push import ingest_group
 
 ROUTES = [health, CaseController, SyncController, ReviewController, read_board, read_sla_report]
 ROUTES += [MediaController, UploadController, DeviceController]
@@ -57,6 +60,17 @@ def create_app(
     rules = settings.intake_rules
     database = Database(settings.resolved_database_url, echo=settings.echo_sql)
     push_turns = asyncio.Semaphore(max(1, settings.push_concurrency))
+    push_groups = GroupCommit(
+        database,
+        partial(
+            ingest_group,
+            tiers=limits.tiers,
+            irregular_window=rules.irregular_window,
+            stale_fix=stale_fix,
+        ),
+        max_packets=settings.push_group_packets,
+        writers=1 if database.is_sqlite else settings.push_writers,
+    )
     try:
         media = media_runtime(settings, database, clock, store)
     except ValueError as exc:  # an unusable KANCHA_MEDIA_URL (or S3 endpoint)
@@ -93,6 +107,7 @@ def create_app(
             "load": Provide(lambda: load, use_cache=True, sync_to_thread=False),
             "stale_fix": Provide(lambda: stale_fix, use_cache=True, sync_to_thread=False),
             "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
+            "push_groups": Provide(lambda: push_groups, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
             "cases": Provide(provide_case_service, sync_to_thread=False),
@@ -113,6 +128,7 @@ def create_app(
     app.state.database = database
     app.state.clock = clock
     app.state.media = media
+    app.state.push_groups = push_groups
     return app
 
 

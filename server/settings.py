@@ -88,6 +88,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # the database anyway, and fewer pushes competing for the event loop keep each
     # writer's turn short (bench/push.py: about a fifth more packets/s than unbounded).
     push_concurrency: int = 3
+    # Group commit (sync/groups.py): pushes queued while a write is under way are settled
+    # together, up to this many packets per transaction.
+    push_group_packets: int = 2000
+    # On PostgreSQL, how many groups one process writes at once (SQLite: always one).
+    push_writers: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

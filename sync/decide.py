@@ -7,7 +7,6 @@ so the two can never disagree on what a re-send gets.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -97,7 +96,14 @@ def decide(packet: Candidate, held: Held) -> Decision:
 def decide_batch(packets: Iterable[Candidate], held: Held) -> list[Decision]:
     """Every packet in order, each settled one held for those after it (a batch may carry
     one packet twice, or two under one seq). `held` itself is left as it was."""
-    held = copy.deepcopy(held)
+    held = Held(
+        held.device_id,
+        dict(held.by_id),
+        dict(held.by_seq),
+        {seq: set(digests) for seq, digests in held.conflicts.items()},
+        held.known_cases,  # only read
+        held.ever_mine,
+    )
     decisions = []
     for packet in packets:
         decision = decide(packet, held)

@@ -1,10 +1,13 @@
-"""Ingest of a tablet's push: every packet settled exactly once, whatever is re-sent or raced.
+"""Ingest of tablets' pushes: every packet settled exactly once, whatever is re-sent or raced.
 
-A push runs in one transaction that starts by locking the device's row, so two flushes of
-the same queue (a retry racing the original, two app processes) run one after the other:
-the second finds what the first stored and reports it as duplicates. Uniqueness of
-`packet_id` and of (`device_id`, `seq`) is also enforced by the database, and inserts skip
-rather than fail on a row another transaction got in first.
+Pushes that arrive together are settled as a group in one transaction (sync/groups.py):
+one reading of what is stored, each push decided in turn against it and what the pushes
+before it decided, one statement per table for the whole group, derived state once per
+case. The group starts by locking its devices' rows, so two flushes of the same queue in
+two groups (a retry racing the original, two app processes) run one after the other: the
+second finds what the first stored and reports it as duplicates. Uniqueness of `packet_id`
+and of (`device_id`, `seq`) is also enforced by the database, and inserts skip rather than
+fail on a row another transaction got in first.
 """
 
 from __future__ import annotations
@@ -14,27 +17,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.changes import cases_changed, lock_cases
 from cases.limits import Tiers
-from cases.models import Case, Dispatch, Packet, User
+from cases.models import Packet, User
 from cases.recalc import recalc_cases, record_track
-from cases.refusal import Conflict
+from cases.refusal import Conflict, Refusal
 from cases.sql import insert
 from cases.timeline import TRACK
 from media.models import MediaObject, PacketMedia
 from sync.chain import chained, extend_chains
-from sync.clock_offsets import (
-    OFFSET_WINDOW,
-    OFFSET_WINDOW_SAMPLES,
-    estimate_offset_ms,
-    monotonic_at,
-    offset_sample_ms,
-)
-from sync.decide import CONFLICT, Decision, Held, Prior, decide_batch
-from sync.models import ClockSample, Device, PacketConflict
+from sync.clock_offsets import monotonic_at
+from sync.decide import CONFLICT, Decision, decide_batch
+from sync.devices import ClockOffsets, lock_devices, save_devices
+from sync.held import Wanted, read_stored
+from sync.models import PacketConflict
 from sync.packets import Packet as WirePacket
 from sync.settlement import settled_position
 
@@ -104,129 +103,25 @@ class Outcome:
     track: list[SimpleNamespace] = field(default_factory=list)
 
 
+class Regroup(Exception):
+    """Another transaction stored some of a group's packets between its reading and its
+    insert: the group is rolled back and its pushes settled one by one (sync/groups.py)."""
+
+
 @dataclass
-class DeviceState:
-    """A device row as a push reads and then writes it (plain values, no ORM tracking)."""
+class _Settling:
+    """One push of a group as it is decided, then written."""
 
-    device_id: str
-    surveyor_id: int
-    acked_through: int
-    max_seq: int
-
-
-async def _lock_device(
-    session: AsyncSession, device_id: str, surveyor: User, now: datetime
-) -> DeviceState:
-    devices = Device.__table__
-    locked = (
-        select(devices.c.device_id, devices.c.surveyor_id)
-        .add_columns(devices.c.acked_through, devices.c.max_seq)
-        .where(devices.c.device_id == device_id)
-        .with_for_update()
-    )
-    row = (await session.execute(locked)).first()
-    if row is None:
-        await session.execute(
-            insert(session, Device)
-            .values(
-                device_id=device_id,
-                surveyor_id=surveyor.id,
-                first_seen_at=now,
-                last_push_at=now,
-                acked_through=0,
-                max_seq=0,
-                clock_offset_ms=0,
-            )
-            .on_conflict_do_nothing(index_elements=["device_id"])
-        )
-        row = (await session.execute(locked)).first()
-    assert row is not None
-    device = DeviceState(*row)
-    if device.surveyor_id != surveyor.id:  # the whole push is refused, nothing stored
-        raise Conflict("device_id", "this device belongs to another surveyor")
-    return device
-
-
-async def _clock_offset(
-    session: AsyncSession, device_id: str, sent_at: datetime, now: datetime
-) -> int:
-    estimate = await estimate_offset(session, device_id, sent_at, now)
-    await session.execute(
-        insert(session, ClockSample).values(
-            device_id=device_id,
-            sent_at=sent_at,
-            received_at=now,
-            offset_ms=offset_sample_ms(sent_at, now),
-        )
-    )
-    return estimate
-
-
-async def estimate_offset(
-    session: AsyncSession, device_id: str, sent_at: datetime, now: datetime
-) -> int:
-    """The offset estimate from the device's recent samples and this push's own.
-
-    `estimate_offset_ms` keeps the newest OFFSET_WINDOW_SAMPLES samples, this push's own
-    among them, so reading that many stored ones is always enough."""
-    rows = await session.execute(
-        select(ClockSample.received_at, ClockSample.offset_ms)
-        .where(ClockSample.device_id == device_id)
-        .where(ClockSample.received_at >= now - OFFSET_WINDOW)
-        .order_by(ClockSample.id.desc())
-        .limit(OFFSET_WINDOW_SAMPLES)
-    )
-    recent = [(at, ms) for at, ms in reversed(rows.all())]
-    recent.append((now, offset_sample_ms(sent_at, now)))
-    return estimate_offset_ms(recent, now)
-
-
-async def read_held(
-    session: AsyncSession, device_id: str, packets: Sequence[Incoming], surveyor: User | None
-) -> Held:
-    """What the store holds under these packets' ids and seqs (and, given the sender, which
-    of their cases exist and were ever dispatched to them): what `decide` needs."""
-    held = Held(device_id)
-    if not packets:
-        return held
-    ids = [p.packet_id for p in packets]
-    seqs = [p.seq for p in packets]
-    rows = await session.execute(
-        select(Packet.packet_id, Packet.device_id, Packet.seq, Packet.digest)
-        .add_columns(Packet.status, Packet.reason)
-        .where(
-            or_(
-                Packet.packet_id.in_(ids),
-                and_(Packet.device_id == device_id, Packet.seq.in_(seqs)),
-            )
-        )
-    )
-    for pid, dev, seq, dig, status, reason in rows:
-        held.by_id[pid] = Prior(dev, dig, status, reason)
-        if dev == device_id:
-            held.by_seq[seq] = pid
-    kept = await session.execute(
-        select(PacketConflict.seq, PacketConflict.packet_id, PacketConflict.digest)
-        .where(PacketConflict.device_id == device_id, PacketConflict.seq.in_(seqs))
-        .order_by(PacketConflict.id)
-    )
-    for seq, pid, dig in kept:
-        held.conflicts.setdefault(seq, set()).add(dig)
-        held.by_seq.setdefault(seq, pid)  # a seq settled by a conflict is held all the same
-    if surveyor is not None:
-        dispatched_here = (
-            select(Dispatch.id)
-            .where(Dispatch.case_id == Case.id, Dispatch.surveyor_id == surveyor.id)
-            .exists()
-        )
-        case_ids = {p.case_id for p in packets}
-        for case_id, mine in await session.execute(
-            select(Case.id, dispatched_here).where(Case.id.in_(case_ids))
-        ):
-            held.known_cases.add(case_id)
-            if mine:
-                held.ever_mine.add(case_id)
-    return held
+    push: Push
+    offset_ms: int
+    decisions: list[Decision]
+    results: list[Result] = field(default_factory=list)
+    new_rows: list[dict] = field(default_factory=list)
+    logged: list[Incoming] = field(default_factory=list)
+    conflicts: list[dict] = field(default_factory=list)
+    accepted: list[dict] = field(default_factory=list)
+    acked: int = 0
+    missing: list[int] = field(default_factory=list)
 
 
 async def ingest_push(
@@ -237,45 +132,118 @@ async def ingest_push(
     irregular_window: timedelta,
     stale_fix: timedelta,
 ) -> Outcome:
-    """Settle every packet of a push and bring what derives from them up to date (timings,
-    last known positions, the pull feed); the caller commits before answering the tablet.
+    """Settle one push alone (a group of one); a refusal is raised."""
+    (answer,) = await ingest_group(
+        session, [push], tiers=tiers, irregular_window=irregular_window, stale_fix=stale_fix
+    )
+    if isinstance(answer, Refusal):
+        raise answer
+    return answer
+
+
+async def ingest_group(
+    session: AsyncSession,
+    pushes: Sequence[Push],
+    *,
+    tiers: Tiers,
+    irregular_window: timedelta,
+    stale_fix: timedelta,
+) -> list[Outcome | Refusal]:
+    """Settle every packet of a group of pushes, in their order, and bring what derives from
+    them up to date (timings, last known positions, the pull feed) once per case for the
+    whole group; the caller commits before any tablet hears its answer. A push refused
+    whole (a device that is another surveyor's) gets its refusal and writes nothing.
     Held packets join a timeline when a dispatch follows within `irregular_window`; a GPS
     fix older than an event's other times by more than `stale_fix` is not its time.
     """
-    outcome = await _settle(session, push)
-    # Case locks in id order before the feed counter (see cases/changes.py).
-    await lock_cases(session, outcome.changed_case_ids)
+    first: dict[str, tuple[int, datetime]] = {}
+    for push in pushes:
+        first.setdefault(push.device_id, (push.surveyor.id, push.now))
+    devices = await lock_devices(session, first)
+    answers: list[Outcome | Refusal | None] = [None] * len(pushes)
+    taken: list[int] = []
+    for i, push in enumerate(pushes):
+        if devices[push.device_id].surveyor_id != push.surveyor.id:
+            answers[i] = Conflict("device_id", "this device belongs to another surveyor")
+        else:
+            taken.append(i)
+    group = [pushes[i] for i in taken]
+    offsets = await ClockOffsets.read(session, [(p.device_id, p.now) for p in group])
+    wanted = [Wanted(p.device_id, p.surveyor.id, p.packets) for p in group]
+    stored = await read_stored(session, wanted)
+    settling = []
+    for push, reading in zip(group, wanted, strict=True):
+        offset_ms = offsets.estimate(push.device_id, push.sent_at, push.now)
+        decisions = decide_batch(push.packets, stored.held_for(reading))
+        stored.record(push.device_id, push.packets, decisions)
+        settling.append(_decided(push, offset_ms, decisions))
+    await _write_log(session, settling, alone=len(pushes) == 1)
+    await offsets.save(session)
+    for s in settling:
+        push, device = s.push, devices[s.push.device_id]
+        held_seqs = [p.seq for p in push.packets]  # every packet decided settles its seq
+        prior_max_seq = device.max_seq
+        device.max_seq = max(device.max_seq, max(held_seqs, default=0))
+        device.acked_through, missing = await settled_position(
+            session, device, prior_max_seq, held_seqs
+        )
+        device.clock_offset_ms, device.last_push_at = s.offset_ms, push.now
+        s.acked, s.missing = device.acked_through, missing
+    await save_devices(session, list(devices.values()))
+
+    referenced = {id(s): referenced_media(s.push.packets, s.results) for s in settling}
+    missing_media = set(await media_wanted(session, [x for r in referenced.values() for x in r]))
+    accepted = [r for s in settling for r in s.accepted]
+    changed = {r["case_id"] for r in accepted}
+    # Derived state once per case for the whole group; case locks in id order before the
+    # feed counter (see cases/changes.py).
+    await lock_cases(session, changed)
     await recalc_cases(
         session,
-        outcome.milestone_case_ids,
+        {r["case_id"] for r in accepted if r["kind"] != TRACK},
         tiers=tiers,
         irregular_window=irregular_window,
         stale_fix=stale_fix,
     )
-    await record_track(session, outcome.track, stale_fix=stale_fix)
-    await cases_changed(session, outcome.changed_case_ids, push.now)
-    return outcome
+    await record_track(
+        session,
+        [SimpleNamespace(**r) for r in accepted if r["kind"] == TRACK],
+        stale_fix=stale_fix,
+    )
+    await cases_changed(session, changed, max((p.now for p in group), default=None))
+    for i, s in zip(taken, settling, strict=True):
+        answers[i] = Outcome(
+            results=s.results,
+            acked_through=s.acked,
+            missing=s.missing,
+            clock_offset_ms=s.offset_ms,
+            media_wanted=[sha for sha in dict.fromkeys(referenced[id(s)]) if sha in missing_media],
+            changed_case_ids={r["case_id"] for r in s.accepted},
+            milestone_case_ids={r["case_id"] for r in s.accepted if r["kind"] != TRACK},
+            track=[SimpleNamespace(**r) for r in s.accepted if r["kind"] == TRACK],
+        )
+    return [a for a in answers if a is not None]
 
 
-async def _settle(session: AsyncSession, push: Push) -> Outcome:
-    """Decide every packet (sync/decide.py), then write what was decided."""
-    surveyor, device_id, sent_at, packets, now = push.fields()
-    device = await _lock_device(session, device_id, surveyor, now)
-    offset_ms = await _clock_offset(session, device_id, sent_at, now)
-    decisions = decide_batch(packets, await read_held(session, device_id, packets, surveyor))
+def _decided(push: Push, offset_ms: int, decisions: list[Decision]) -> _Settling:
+    s = _Settling(push, offset_ms, decisions, results_of(push.packets, decisions))
+    for p, d in zip(push.packets, decisions, strict=True):
+        if d.write == "log":
+            s.logged.append(p)
+            s.new_rows.append(_log_row(p, d, push, offset_ms))
+        elif d.write == "conflict":
+            s.conflicts.append(_as_received(p, push.device_id, push.now))
+    return s
 
-    results = results_of(packets, decisions)
-    logged = [(p, d) for p, d in zip(packets, decisions, strict=True) if d.write == "log"]
-    new_rows = [_log_row(p, d, push, offset_ms) for p, d in logged]
-    conflicts = [
-        _as_received(p, device_id, now)
-        for p, d in zip(packets, decisions, strict=True)
-        if d.write == "conflict"
-    ]
 
+async def _write_log(session: AsyncSession, settling: list[_Settling], *, alone: bool) -> None:
+    """The group's new rows of the log, its kept conflicts and its packets' media links:
+    one statement each, whatever the number of pushes."""
+    conn = await session.connection()
+    new_rows = [r for s in settling for r in s.new_rows]
     lost: set[str] = set()
     if new_rows:
-        inserted = await session.scalars(
+        inserted = await conn.execute(
             insert(session, Packet)
             .on_conflict_do_nothing()
             .returning(Packet.__table__.c.packet_id),
@@ -283,49 +251,37 @@ async def _settle(session: AsyncSession, push: Push) -> Outcome:
         )
         # Another device stored these packet_ids between our look-up and insert: they are
         # conflicts after all, kept as such so that their seqs stay settled.
-        lost = {r["packet_id"] for r in new_rows} - set(inserted)
-        results = [
-            Result(r.packet_id, "rejected", CONFLICT) if r.packet_id in lost else r for r in results
+        lost = {r["packet_id"] for r in new_rows} - set(inserted.scalars())
+        if lost and not alone:
+            raise Regroup(sorted(lost))
+        media = [p.packet.media for s in settling for p in s.logged]  # aligned with new_rows
+        await extend_chains(session, chained(new_rows, media, lost))
+    media_rows = []
+    for s in settling:
+        if lost:
+            s.results = [
+                Result(r.packet_id, "rejected", CONFLICT) if r.packet_id in lost else r
+                for r in s.results
+            ]
+            s.conflicts += [
+                _as_received(p, s.push.device_id, s.push.now)
+                for p in s.logged
+                if p.packet_id in lost
+            ]
+        s.accepted = [
+            r for r in s.new_rows if r["status"] == "accepted" and r["packet_id"] not in lost
         ]
-        conflicts += [_as_received(p, device_id, now) for p, _ in logged if p.packet_id in lost]
-        await extend_chains(session, chained(new_rows, [p.packet.media for p, _ in logged], lost))
+        media_rows += [
+            dict(packet_id=r["packet_id"], sha256=sha, case_id=r["case_id"], category=r["category"])
+            for r, p in zip(s.new_rows, s.logged, strict=True)
+            if r["status"] in ("accepted", "held") and r["packet_id"] not in lost
+            for sha in dict.fromkeys(p.packet.media)
+        ]
+    conflicts = [c for s in settling for c in s.conflicts]
     if conflicts:
-        await session.execute(insert(session, PacketConflict), conflicts)
-
-    accepted = [r for r in new_rows if r["status"] == "accepted" and r["packet_id"] not in lost]
-    media_rows = [
-        dict(packet_id=r["packet_id"], sha256=sha, case_id=r["case_id"], category=r["category"])
-        for r, (p, _) in zip(new_rows, logged, strict=True)
-        if r["status"] in ("accepted", "held") and r["packet_id"] not in lost
-        for sha in dict.fromkeys(p.packet.media)
-    ]
+        await conn.execute(insert(session, PacketConflict), conflicts)
     if media_rows:
-        await session.execute(insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
-
-    held_seqs = [p.seq for p in packets]  # every packet decided settles its seq
-    prior_max_seq = device.max_seq
-    device.max_seq = max(device.max_seq, max(held_seqs, default=0))
-    acked, missing = await settled_position(session, device, prior_max_seq, held_seqs)
-    await session.execute(
-        update(Device.__table__)
-        .where(Device.__table__.c.device_id == device_id)
-        .values(
-            acked_through=acked,
-            max_seq=device.max_seq,
-            clock_offset_ms=offset_ms,
-            last_push_at=now,
-        )
-    )
-    return Outcome(
-        results=results,
-        acked_through=acked,
-        missing=missing,
-        clock_offset_ms=offset_ms,
-        media_wanted=await media_wanted(session, referenced_media(packets, results)),
-        changed_case_ids={r["case_id"] for r in accepted},
-        milestone_case_ids={r["case_id"] for r in accepted if r["kind"] != TRACK},
-        track=[SimpleNamespace(**r) for r in accepted if r["kind"] == TRACK],
-    )
+        await conn.execute(insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
 
 
 def results_of(packets: Sequence[Incoming], decisions: Sequence[Decision]) -> list[Result]:

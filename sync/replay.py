@@ -10,16 +10,10 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sync.decide import decide_batch
+from sync.devices import estimate_offset
+from sync.held import read_held
 from sync.models import Device
-from sync.push import (
-    Outcome,
-    Push,
-    estimate_offset,
-    media_wanted,
-    read_held,
-    referenced_media,
-    results_of,
-)
+from sync.push import Outcome, Push, media_wanted, referenced_media, results_of
 from sync.settlement import settled_position
 
 

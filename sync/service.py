@@ -1,10 +1,10 @@
 """A surveyor's sync, for one request: push a tablet's queue, pull its cases.
 
 Built per request from what push and pull need; the route parses bodies and shapes answers,
-this holds the flow between. A push holds one of the process's push turns while it is
-decoded and settled (see Settings.push_concurrency), answers a re-sent batch from a read,
-and otherwise ingests into the request's session, which the server commits before the
-tablet hears the answer: nothing is acknowledged before it is durable.
+this holds the flow between. A push is decoded and checked against the store in one of the
+process's push turns (see Settings.push_concurrency), answers a re-sent batch from a read,
+and otherwise joins the process's group commit (sync/groups.py), which commits it before
+the tablet hears the answer: nothing is acknowledged before it is durable.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from cases.reviews import latest_reviews
 from cases.timeline import DEFAULT_STALE_FIX
 from cases.timings import Timing
 from sync.cursors import cursor_key, make_cursor_key
+from sync.groups import GroupCommit
 from sync.pull import pull_cases
-from sync.push import Incoming, Outcome, Push, ingest_push
+from sync.push import Incoming, Outcome, Push
 from sync.replay import replay_settled
 
 
@@ -68,23 +69,26 @@ class SyncService:
         clock: Clock,
         limits: SyncLimits,
         push_turns: asyncio.Semaphore,
+        groups: GroupCommit,
         surveyor: User,
         timing_limits: Limits,
         rules: IntakeRules,
         stale_fix: timedelta = DEFAULT_STALE_FIX,
     ) -> None:
-        self.session = session  # the request's: a writer for a push, committed by the server
+        self.session = session  # the request's (pull); pushes are written by `groups`
         self.sessions = sessions
         self.clock = clock
         self.limits = limits
         self.push_turns = push_turns
+        self.groups = groups
         self.surveyor = surveyor
         self.timing_limits = timing_limits
         self.rules = rules
         self.stale_fix = stale_fix  # a GPS fix older than this before the event is stale
 
     def push_turn(self) -> asyncio.Semaphore:
-        """Held (`async with`) while a push is decoded and settled."""
+        """Held (`async with`) while a push is decoded, and again while it is checked
+        against the store; not while it waits for its group."""
         return self.push_turns
 
     async def push(
@@ -96,23 +100,17 @@ class SyncService:
         boot_id: str | None = None,
         elapsed_ms: int | None = None,
     ) -> Outcome:
-        """Settle a decoded push (inside its turn): a replay is answered from a read, on
-        SQLite without waiting for the one writer; anything new is ingested into the
-        request's session, refused whole (409) if the device is another surveyor's.
-        `boot_id` and `elapsed_ms`: the tablet's monotonic clock at sending, if it sent it."""
+        """Settle a decoded push: a replay is answered from a read, on SQLite without
+        waiting for the one writer; anything new joins the next group commit, refused
+        whole (409) if the device is another surveyor's. `boot_id` and `elapsed_ms`: the
+        tablet's monotonic clock at sending, if it sent it."""
         now = self.clock.now()
         push = Push(self.surveyor, device_id, sent_at, packets, now, boot_id, elapsed_ms)
-        async with self.sessions.session(write=False) as reader:
+        async with self.push_turns, self.sessions.session(write=False) as reader:
             settled = await replay_settled(reader, push)
         if settled is not None:
             return settled
-        return await ingest_push(
-            self.session,
-            push,
-            tiers=self.timing_limits.tiers,
-            irregular_window=self.rules.irregular_window,
-            stale_fix=self.stale_fix,
-        )
+        return await self.groups.submit(push)
 
     async def pull(self, cursor: str | None) -> Pulled:
         """The surveyor's cases since `cursor` (all open ones without); a cursor this

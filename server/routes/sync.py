@@ -33,6 +33,7 @@ from server.routes.cases import CaseView, case_view
 from server.settings import Settings
 from sync import wire
 from sync.decide import Status
+from sync.groups import GroupCommit
 from sync.packets import (
     MAX_ELAPSED_MS,
     BootId,
@@ -162,6 +163,7 @@ def provide_sync_service(
     clock: NamedDependency[Clock],
     settings: NamedDependency[Settings],
     push_turns: NamedDependency[asyncio.Semaphore],
+    push_groups: NamedDependency[GroupCommit],
     user: NamedDependency[User],
     limits: NamedDependency[Limits],
     rules: NamedDependency[IntakeRules],
@@ -174,6 +176,7 @@ def provide_sync_service(
         clock=clock,
         limits=SyncLimits(settings.max_batch_packets, settings.max_batch_bytes),
         push_turns=push_turns,
+        groups=push_groups,
         surveyor=user,
         timing_limits=limits,
         rules=rules,
@@ -206,13 +209,13 @@ class SyncController(Controller):
             envelope, incoming = decode_push(
                 body, request.headers.get("content-type", ""), sync.limits.max_batch_packets
             )
-            outcome = await sync.push(
-                envelope.device_id,
-                envelope.sent_at,
-                incoming,
-                boot_id=envelope.boot_id,
-                elapsed_ms=envelope.elapsed_ms,
-            )
+        outcome = await sync.push(
+            envelope.device_id,
+            envelope.sent_at,
+            incoming,
+            boot_id=envelope.boot_id,
+            elapsed_ms=envelope.elapsed_ms,
+        )
         return msgspec.convert(outcome, PushResponse, from_attributes=True)
 
     @get(

@@ -1,0 +1,133 @@
+"""What the store holds under a group of pushes' packets, read once for all of them.
+
+A group of pushes (sync/groups.py) is decided push after push against one reading of the
+log, each push's decisions recorded before the next is decided: a retry racing its original
+in the same group finds the original's packets exactly as if it had been committed first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cases.models import Case, Dispatch, Packet
+from sync.decide import Candidate, Decision, Held, Prior
+from sync.models import PacketConflict
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One push as the reading needs it: its device, its sender (None: no case checks)."""
+
+    device_id: str
+    surveyor_id: int | None
+    packets: Sequence[Candidate]
+
+
+@dataclass
+class Stored:
+    """The log's rows under a group's packet ids and (device, seq) pairs, and the cases."""
+
+    by_id: dict[str, Prior] = field(default_factory=dict)
+    by_seq: dict[tuple[str, int], str] = field(default_factory=dict)
+    conflicts: dict[tuple[str, int], set[str]] = field(default_factory=dict)
+    known_cases: set[str] = field(default_factory=set)
+    dispatched: set[tuple[str, int]] = field(default_factory=set)  # (case_id, surveyor_id)
+
+    def held_for(self, wanted: Wanted) -> Held:
+        """What one push is decided against (sync/decide.py)."""
+        device_id = wanted.device_id
+        held = Held(device_id)
+        for p in wanted.packets:
+            if (prior := self.by_id.get(p.packet_id)) is not None:
+                held.by_id[p.packet_id] = prior
+            if (pid := self.by_seq.get((device_id, p.seq))) is not None:
+                held.by_seq[p.seq] = pid
+            if (kept := self.conflicts.get((device_id, p.seq))) is not None:
+                held.conflicts[p.seq] = set(kept)
+            if p.case_id in self.known_cases:
+                held.known_cases.add(p.case_id)
+                if (p.case_id, wanted.surveyor_id) in self.dispatched:
+                    held.ever_mine.add(p.case_id)
+        return held
+
+    def record(
+        self, device_id: str, packets: Sequence[Candidate], decisions: Sequence[Decision]
+    ) -> None:
+        """What a decided push will have written, for the pushes after it in the group."""
+        for packet, decision in zip(packets, decisions, strict=True):
+            key = (device_id, packet.seq)
+            if decision.write == "log":
+                status = decision.status if decision.status in ("rejected", "held") else "accepted"
+                self.by_id[packet.packet_id] = Prior(
+                    device_id, packet.digest, status, decision.reason
+                )
+                self.by_seq[key] = packet.packet_id
+            elif decision.write == "conflict":
+                self.conflicts.setdefault(key, set()).add(packet.digest)
+                self.by_seq.setdefault(key, packet.packet_id)
+
+
+async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored:
+    """One reading of the log for every push of a group: three queries whatever its size."""
+    stored = Stored()
+    seqs: dict[str, set[int]] = {}
+    ids: set[str] = set()
+    case_ids: set[str] = set()
+    for w in wanted:
+        seqs.setdefault(w.device_id, set()).update(p.seq for p in w.packets)
+        ids.update(p.packet_id for p in w.packets)
+        if w.surveyor_id is not None:
+            case_ids.update(p.case_id for p in w.packets)
+    if not ids:
+        return stored
+    by_device = [
+        and_(Packet.device_id == device, Packet.seq.in_(sorted(s))) for device, s in seqs.items()
+    ]
+    rows = await session.execute(
+        select(Packet.packet_id, Packet.device_id, Packet.seq, Packet.digest)
+        .add_columns(Packet.status, Packet.reason)
+        .where(or_(Packet.packet_id.in_(sorted(ids)), *by_device))
+    )
+    for pid, dev, seq, dig, status, reason in rows:
+        stored.by_id[pid] = Prior(dev, dig, status, reason)
+        if dev in seqs:
+            stored.by_seq[(dev, seq)] = pid
+    kept_by_device = [
+        and_(PacketConflict.device_id == device, PacketConflict.seq.in_(sorted(s)))
+        for device, s in seqs.items()
+    ]
+    kept = await session.execute(
+        select(PacketConflict.device_id, PacketConflict.seq)
+        .add_columns(PacketConflict.packet_id, PacketConflict.digest)
+        .where(or_(*kept_by_device))
+        .order_by(PacketConflict.id)
+    )
+    for dev, seq, pid, dig in kept:
+        stored.conflicts.setdefault((dev, seq), set()).add(dig)
+        stored.by_seq.setdefault((dev, seq), pid)  # a seq settled by a conflict is held
+    if case_ids:
+        stored.known_cases.update(
+            await session.scalars(select(Case.id).where(Case.id.in_(sorted(case_ids))))
+        )
+        senders = sorted({w.surveyor_id for w in wanted if w.surveyor_id is not None})
+        dispatched = await session.execute(
+            select(Dispatch.case_id, Dispatch.surveyor_id)
+            .where(Dispatch.case_id.in_(sorted(stored.known_cases)))
+            .where(Dispatch.surveyor_id.in_(senders))
+            .distinct()
+        )
+        stored.dispatched.update((case_id, surveyor_id) for case_id, surveyor_id in dispatched)
+    return stored
+
+
+async def read_held(
+    session: AsyncSession, device_id: str, packets: Sequence[Candidate], surveyor_id: int | None
+) -> Held:
+    """What one push from `device_id` is decided against (and, given its sender, which of
+    its cases exist and were ever dispatched to them)."""
+    wanted = Wanted(device_id, surveyor_id, packets)
+    return (await read_stored(session, [wanted])).held_for(wanted)
