@@ -1,4 +1,4 @@
-"""The `kancha` command: serve, users, migrations."""
+"""The `kancha` command: serve, users, migrations, verify and export the log."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -299,6 +300,68 @@ def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(settings: Settings):
+    from media.store import open_store
+
+    return open_store(settings.resolved_media_url, settings.data_path / "staging")
+
+
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Recompute the hash chains (all, or those of the devices that sent a case's packets)
+    and re-hash the photos they refer to: exit 0 when intact, 1 naming the first break."""
+    from media.store import StoreUnavailable
+    from sync.verify import NoSuchCase, devices_of_case, verify_chains
+
+    _prepare(settings)
+    store = _store(settings)
+
+    async def verify(session):
+        devices = None if args.case is None else await devices_of_case(session, args.case)
+        return await verify_chains(session, store, devices)
+
+    try:
+        done = asyncio.run(_with_session(settings, verify)())
+    except (NoSuchCase, StoreUnavailable) as exc:
+        print(f"kancha verify: {exc}", file=sys.stderr)
+        return 2
+    scope = f" of case {args.case}" if args.case else ""
+    if done.first is not None:
+        others = len(done.broken) - 1
+        more = f" (and {others} more difference{'s' * (others != 1)})" if others else ""
+        print(f"kancha verify: {done.first}{more}", file=sys.stderr)
+        return 1
+    print(
+        f"verified{scope}: {done.entries} chain entries of {done.devices} devices and"
+        f" {done.photos} photos, every link intact"
+    )
+    for device, (n, digest) in sorted(done.heads.items()):
+        print(f"head\t{device}\t{n}\t{digest}")
+    return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write a case, its photos and its chains to DIR for a third party to verify."""
+    from media.store import StoreUnavailable
+    from sync.export import ExportError, export_case
+
+    _prepare(settings)
+    store = _store(settings)
+    out = Path(args.dir)
+    try:
+        done = asyncio.run(
+            _with_session(settings, lambda s: export_case(s, store, args.case, out))()
+        )
+    except (ExportError, StoreUnavailable) as exc:
+        print(f"kancha export: {exc}", file=sys.stderr)
+        return 2
+    missing = f", {done.missing_photos} photos not received yet" if done.missing_photos else ""
+    print(
+        f"exported case {args.case} to {out}: {done.packets} packets, {done.photos} photos"
+        f"{missing}, {done.entries} chain entries"
+    )
+    return 0
+
+
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from simulator.cli import run_from_args
 
@@ -383,6 +446,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="queue the work as jobs (--batch cases each) for the workers, and return",
     )
     recalc.set_defaults(func=cmd_recalc)
+
+    verify = sub.add_parser(
+        "verify", help="recompute the packet hash chains and photo hashes; exit 1 on a break"
+    )
+    verify.add_argument("--case", help="only the chains of the devices that sent this case")
+    verify.set_defaults(func=cmd_verify)
+    export = sub.add_parser("export", help="write a case, its photos and its chains to DIR")
+    export.add_argument("--case", required=True, help="the case's id")
+    export.add_argument("dir", metavar="DIR", help="a new or empty directory")
+    export.set_defaults(func=cmd_export)
 
     from simulator.cli import add_simulate_parser
 
