@@ -4,7 +4,7 @@ Packets stored before this revision are chained here, each device's in order of 
 (received_at, then seq: the order a push settles them in is not recorded for them).
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-03 14:10:00.000000
 """
 
@@ -17,7 +17,7 @@ from cases.models import UTCDateTime
 from sync.chain import ChainInput, link, media_of
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

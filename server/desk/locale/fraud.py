@@ -16,12 +16,6 @@ EN = {
     "fraud.flagged_cases": "Flagged cases",
     "fraud.empty": "No case of this period has a flagged photo.",
     "nav.fraud": "Fraud",
-    "flag.near_duplicate": "near copy of a photo on another case",
-    "flag.no_exif": "camera photo without EXIF",
-    "flag.edited_exif": "EXIF written by editing software",
-    "flag.exif_time_far": "EXIF time far from the event",
-    "flag.exif_gps_far": "EXIF position far from the event's fix",
-    "flag.screenshot": "screenshot or photo of a screen",
 }
 
 ZH = {
@@ -39,10 +33,4 @@ ZH = {
     "fraud.flagged_cases": "可疑案件数",
     "fraud.empty": "本期间没有含被标记照片的案件。",
     "nav.fraud": "反欺诈",
-    "flag.near_duplicate": "与其他案件照片近似",
-    "flag.no_exif": "相机照片无EXIF",
-    "flag.edited_exif": "EXIF由编辑软件写入",
-    "flag.exif_time_far": "EXIF时间远离事件时间",
-    "flag.exif_gps_far": "EXIF位置远离事件定位",
-    "flag.screenshot": "截图或翻拍屏幕",
 }
