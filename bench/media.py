@@ -3,7 +3,9 @@
 while one 200 MiB upload goes through (with its own copy figure).
 
 Runs a real `kancha serve` (SQLite, media on local disk) in a temp folder and prints JSON.
-Targets (issue 14): upload >= 0.6 of the copy, RSS growth < 64 MiB (flat).
+Targets (issue 14): upload >= 0.6 of the copy, RSS growth < 64 MiB (flat). Then the same
+tus uploads with media on S3 (`rclone serve s3` on local disk: it measures kancha's S3
+path, not a real S3), and one 24 MiB upload in 2 MiB PATCHes (5 MiB parts and tails).
 
     .venv/bin/python bench/media.py [--photos 8] [--big-mib 200]
 """
@@ -31,7 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from media.thumbnails import render  # noqa: E402
 from tests.live import ServerProcess  # noqa: E402
+from tests.media.conftest import rclone_s3  # noqa: E402
 from tests.media.samples import photo  # noqa: E402
+from tests.media.test_store_unavailable import s3_env  # noqa: E402
 
 MiB = 1024 * 1024
 
@@ -120,6 +124,52 @@ def tus_mb_s(base: str, headers: dict, paths: list[Path]) -> float:
             assert response.status_code == 204, response.text
         elapsed = time.perf_counter() - began
     return total / MiB / elapsed
+
+
+def tus_chunked_mb_s(base: str, headers: dict, data: bytes, chunk: int) -> float:
+    """One upload sent in `chunk`-sized PATCHes."""
+    tus = {**headers, "Tus-Resumable": "1.0.0"}
+    digest = base64.b64encode(hashlib.sha256(data).hexdigest().encode()).decode()
+    with httpx.Client(timeout=600) as http:
+        began = time.perf_counter()
+        created = http.post(
+            f"{base}/v1/uploads",
+            headers={**tus, "Upload-Length": str(len(data)), "Upload-Metadata": f"sha256 {digest}"},
+        )
+        assert created.status_code == 201, created.text
+        for offset in range(0, len(data), chunk):
+            response = http.patch(
+                base + created.headers["location"],
+                content=data[offset : offset + chunk],
+                headers={
+                    **tus,
+                    "Upload-Offset": str(offset),
+                    "Content-Type": "application/offset+octet-stream",
+                },
+            )
+            assert response.status_code == 204, response.text
+        elapsed = time.perf_counter() - began
+    return len(data) / MiB / elapsed
+
+
+def tus_on_s3(folder: Path, paths: list[Path]) -> dict:
+    """tus MB/s with media on S3 (rclone serve s3 over local disk), same photos, one PATCH
+    each; and a 24 MiB document in 2 MiB PATCHes."""
+    with rclone_s3(folder / "s3") as (s3, _):
+        env = s3_env(s3, s3.new_bucket(), KANCHA_DATA_DIR=str(folder / "data-s3"))
+        server = ServerProcess({**env, "PYTHONPATH": str(ROOT)}, folder)
+        server.start()
+        try:
+            headers = {"Authorization": f"Bearer {token_for(server.env, folder)}"}
+            photos = tus_mb_s(server.url, headers, paths)
+            document = b"%PDF-1.4\n" + os.urandom(24 * MiB) + b"\n%%EOF\n"
+            chunked = tus_chunked_mb_s(server.url, headers, document, 2 * MiB)
+        finally:
+            server.stop()
+    return {
+        "photos_mb_per_s": round(photos, 1),
+        "24_mib_in_2_mib_patches_mb_per_s": round(chunked, 1),
+    }
 
 
 def upload_mb_s(base: str, headers: dict, paths: list[Path]) -> float:
@@ -232,6 +282,8 @@ def main() -> int:
             big = big_upload_rss(server.url, headers, server.proc.pid, folder, args.big_mib)
         finally:
             server.stop()
+        (folder / "tus-s3").mkdir()
+        s3_figures = tus_on_s3(folder, make_photos(folder / "tus-s3", args.photos, first=2000))
     result = {
         "photos": args.photos,
         "photo_pixels": 4000 * 3000,
@@ -241,6 +293,7 @@ def main() -> int:
         "upload_vs_copy_ratio": round(api / copy, 3),
         "tus_mb_per_s": round(tus, 1),
         "tus_vs_copy_ratio": round(tus / copy, 3),
+        "tus_on_s3": s3_figures,
         "copy_is": "shutil.copyfile then fsync of each file, into the same temp folder",
         "photos_thumbnailed_per_s": round(photos_s, 2),
         "thumbnails_per_s": round(thumbs_s, 2),

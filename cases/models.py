@@ -301,3 +301,26 @@ class SurveyorPosition(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     packet_id: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[str] = mapped_column(String(64))
+
+
+class Job(Base):
+    """Background work (a batch of cases to recalculate) for `kancha worker` or the
+    server's own loop: `pending` until done in the same transaction as its effect.
+
+    A worker claims it by writing its id and a lease; a worker that dies lets the lease
+    run out and another takes the job (cases/jobs.py)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # JSON: what to do (for `recalc`, the case ids).
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -121,6 +121,10 @@ class GroupStats:
     )
     # Estimated, approved and reduced (核减) yuan of the group's approved cases.
     money: Money = field(default_factory=Money)
+    # Of its cases, how many have flagged photos, and how many carry each flag (filled in
+    # by media/fraud.py `flag_groups`, by name: cases/ knows no flag).
+    flagged_cases: int = 0
+    flags: dict[str, int] = field(default_factory=dict)
 
 
 async def sla_report(
@@ -210,7 +214,7 @@ def branch_rates(groups: list[GroupStats]) -> dict[str, RateStats]:
 
 def report_csv(group_by: str, groups: list[GroupStats]) -> str:
     """One row per group: cases, then decided / within / share / open per timing, the
-    rates, the tiers, and last the money columns (cases/reductions.py)."""
+    rates, the tiers, the money columns (cases/reductions.py), and last the flags."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     header = [group_by, "cases"]
@@ -222,7 +226,8 @@ def report_csv(group_by: str, groups: list[GroupStats]) -> str:
     variants = [key for key in DEFAULT_LIMITS if "." in key]
     for key in variants:
         header += [f"{key}_decided", f"{key}_within", f"{key}_share", f"{key}_average_seconds"]
-    header += MONEY_COLUMNS  # last, for the same reason
+    header += MONEY_COLUMNS  # after those, for the same reason
+    header += ["flagged_cases", "flags"]  # flags: name=cases;name=cases (media/fraud.py)
     writer.writerow(header)
     for g in groups:
         line: list[object] = [_cell(g.group), len(g.cases)]
@@ -237,6 +242,7 @@ def report_csv(group_by: str, groups: list[GroupStats]) -> str:
             v = g.timings[name].tiers.get(variant, TierStats())
             line += [v.decided, v.within, _blank(v.share), _blank(v.average_seconds)]
         line += g.money.cells()
+        line += [g.flagged_cases, ";".join(f"{k}={v}" for k, v in g.flags.items())]
         writer.writerow(line)
     return out.getvalue()
 

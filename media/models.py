@@ -52,11 +52,19 @@ class ThumbnailJob(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The worker working on it and until when (cases/jobs.py): past the lease, another takes it.
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class TusUpload(Base):
-    """A resumable (tus) upload. Its bytes so far are a local part file whose size is the
-    offset; the row holds what was declared at creation."""
+    """A resumable (tus) upload: what was declared at creation, and where its bytes are.
+
+    On a disk store its bytes so far are a local part file whose size is the offset. On S3
+    (`media/tus_s3.py`) they are the parts of an S3 multipart upload (`TusPart`) plus an
+    incomplete tail object under 5 MiB, and the offset is `offset_bytes`: the database is
+    what lets any server answer HEAD and resume.
+    """
 
     __tablename__ = "tus_uploads"
 
@@ -70,6 +78,21 @@ class TusUpload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # S3 only: bytes acknowledged, of which the last `tail_bytes` are the tail object.
+    offset_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tail_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    multipart_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class TusPart(Base):
+    """One uploaded part of a tus upload's S3 multipart upload (numbered from 1)."""
+
+    __tablename__ = "tus_upload_parts"
+
+    upload_id: Mapped[str] = mapped_column(ForeignKey("tus_uploads.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    etag: Mapped[str] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
 
 
 class PacketMedia(Base):

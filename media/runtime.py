@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from cases.clock import Clock
-from media.store import MediaStore, open_store
+from media.store import MediaStore, S3Store, open_store
 from media.thumbnails import ThumbnailWorker
 from media.tus import sweep_expired
+from media.tus_lock import lock_engine
 
 logger = logging.getLogger("kancha.media")
 STALE_TEMP_SECONDS = 24 * 3600
@@ -31,15 +34,30 @@ class MediaRuntime:
     store: MediaStore
     uploads_dir: Path
     worker: ThumbnailWorker
+    # Where tus uploads on S3 take their locks (`media.tus_lock`); None on SQLite.
+    locks: AsyncEngine | None = None
 
 
 def media_runtime(
-    settings: Any, database: Any, clock: Clock, store: MediaStore | None = None
+    settings: Any,
+    database: Any,
+    clock: Clock,
+    store: MediaStore | None = None,
+    *,
+    worker_id: str | None = None,
 ) -> MediaRuntime:
     data = settings.data_path
     store = store or open_store(settings.resolved_media_url, data / "staging")
-    worker = ThumbnailWorker(database, store, clock, poll_seconds=settings.thumbnail_poll_seconds)
-    return MediaRuntime(store=store, uploads_dir=data / "uploads", worker=worker)
+    worker = ThumbnailWorker(
+        database,
+        store,
+        clock,
+        poll_seconds=settings.thumbnail_poll_seconds,
+        worker_id=worker_id,
+        lease_seconds=settings.job_lease_seconds,
+    )
+    locks = lock_engine(database.engine) if isinstance(store, S3Store) else None
+    return MediaRuntime(store=store, uploads_dir=data / "uploads", worker=worker, locks=locks)
 
 
 def remove_stale_temps(directory: Path, now_ts: float) -> int:
@@ -59,7 +77,7 @@ async def sweep(runtime: MediaRuntime, database: Any, clock: Clock) -> None:
     now = clock.now()
     remove_stale_temps(runtime.store.staging_dir, now.timestamp())
     async with database.session() as session:
-        await sweep_expired(session, runtime.uploads_dir, now)
+        await sweep_expired(session, runtime.uploads_dir, now, runtime.store)
         await session.commit()
 
 
@@ -74,12 +92,16 @@ async def sweep_forever(runtime: MediaRuntime, database: Any, clock: Clock) -> N
 
 
 @contextlib.asynccontextmanager
-async def running(runtime: MediaRuntime, database: Any, clock: Clock) -> AsyncIterator[None]:
-    """Run the sweeper and the thumbnail worker until the app stops."""
-    tasks = [
-        asyncio.create_task(sweep_forever(runtime, database, clock), name="media-sweeper"),
-        asyncio.create_task(runtime.worker.run_forever(), name="thumbnail-worker"),
-    ]
+async def running(
+    runtime: MediaRuntime, database: Any, clock: Clock, *, sweeper: bool = True, jobs: bool = True
+) -> AsyncIterator[None]:
+    """Run the sweeper and the thumbnail worker (either may be left out) until the app stops."""
+    tasks = []
+    if sweeper:
+        sweeping = sweep_forever(runtime, database, clock)
+        tasks.append(asyncio.create_task(sweeping, name="media-sweeper"))
+    if jobs:
+        tasks.append(asyncio.create_task(runtime.worker.run_forever(), name="thumbnail-worker"))
     try:
         yield
     finally:
@@ -88,3 +110,5 @@ async def running(runtime: MediaRuntime, database: Any, clock: Clock) -> AsyncIt
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if runtime.locks is not None:
+            await runtime.locks.dispose()

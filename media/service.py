@@ -20,14 +20,14 @@ from cases.clock import Clock
 from cases.dispatch import load_case
 from cases.models import Case, User
 from cases.refusal import Conflict, Forbidden, NotFound
-from media import completion, tus
+from media import completion, tus, tus_lock, tus_s3, tus_s3_finish
 from media.catalog import CaseMediaList, case_media, may_read
 from media.fraud_flags import PhotoChecks
 from media.images import MediaFacts
 from media.ingest import accept, check_sha256, discard, held, receive, record
 from media.models import MediaObject, ThumbnailJob, TusUpload
 from media.runtime import MediaRuntime
-from media.store import Variant, object_key
+from media.store import S3Store, Variant, object_key
 
 
 class MediaSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -216,9 +216,27 @@ class MediaService:
         """The caller's upload (404 for anyone else's, 410 once expired)."""
         return await tus.find_upload(self.session, upload_id, user=self.user, now=self.clock.now())
 
+    @property
+    def s3(self) -> S3Store | None:
+        """The store when it is S3: tus uploads then live in S3 and the database."""
+        store = self.runtime.store
+        return store if isinstance(store, S3Store) else None
+
     async def offset(self, upload: TusUpload) -> int:
         """Its offset, completing it first if a crash (or a failed store) left it full."""
         uploads_dir = self.runtime.uploads_dir
+        if (s3 := self.s3) is not None:
+            if tus_s3_finish.needs_finalizing(upload):
+                await tus_s3_finish.recover(
+                    upload,
+                    self.database,
+                    self.runtime.locks,
+                    uploads_dir,
+                    s3,
+                    now=self.clock.now(),
+                    exif_utc_offset_minutes=self.settings.exif_utc_offset_minutes,
+                )
+            return tus_s3_finish.offset_of(upload)
         if completion.needs_finalizing(upload, uploads_dir):
             await completion.recover(
                 upload,
@@ -246,6 +264,8 @@ class MediaService:
         if upload.completed_at is not None:
             raise Conflict("", f"upload {upload_id}: already complete")
         uploads_dir = self.runtime.uploads_dir
+        if (s3 := self.s3) is not None:
+            return upload, await self._append_s3(upload, s3, offset_header, checksum_header, chunks)
         with self.runtime.worker.upload():
             new_offset = await tus.append(
                 upload,
@@ -265,5 +285,49 @@ class MediaService:
             )
         return upload, new_offset
 
+    async def _append_s3(
+        self,
+        upload: TusUpload,
+        s3: S3Store,
+        offset_header: str | None,
+        checksum_header: str | None,
+        chunks: AsyncIterable[bytes],
+    ) -> int:
+        """As `append`, on S3: state and completion commit in sessions of their own (what
+        a PATCH acknowledged must hold whatever the answer), the request's is not used."""
+        uploads_dir = self.runtime.uploads_dir
+        engine = self.runtime.locks
+        offset, checksum = tus_s3.parse_headers(offset_header, checksum_header)
+        async with tus_lock.upload_lock(engine, uploads_dir, upload.id):
+            with self.runtime.worker.upload():
+                new_offset, whole = await tus_s3.append(
+                    upload,
+                    database=self.database,
+                    store=s3,
+                    offset=offset,
+                    checksum=checksum,
+                    chunks=chunks,
+                )
+            if new_offset == upload.length:
+                await tus_s3_finish.finalize(
+                    self.database,
+                    upload,
+                    s3,
+                    whole=whole,
+                    now=self.clock.now(),
+                    exif_utc_offset_minutes=self.settings.exif_utc_offset_minutes,
+                )
+        return new_offset
+
     async def terminate(self, upload: TusUpload) -> None:
+        if (s3 := self.s3) is not None:
+            await tus_s3_finish.terminate(
+                self.session,
+                self.database,
+                upload,
+                s3,
+                self.runtime.locks,
+                self.runtime.uploads_dir,
+            )
+            return
         await tus.terminate(self.session, upload, self.runtime.uploads_dir)

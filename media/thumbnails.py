@@ -2,7 +2,9 @@
 
 A job row is written in the same transaction as its object's row, so a crash or restart
 loses no job: the worker starts by taking up every pending one. Rendering is idempotent
-(same bytes in, same key out), so two workers racing on one job do no harm. JPEGs are
+(same bytes in, same key out), so two workers racing on one job do no harm; jobs are
+leased (cases/jobs.py), so many worker processes share the table and a dead one's jobs
+are taken up once its lease runs out. JPEGs are
 decoded in draft mode, at the smallest scale that still covers the screen size, so a
 12-megapixel photo is never fully decoded; EXIF orientation is applied before resizing.
 The photo's perceptual hash (media.phash) is taken from the same decoded image (its
@@ -19,15 +21,16 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import anyio.to_thread
 from PIL import Image, ImageOps
-from sqlalchemy import select, update
 
-from cases.clock import Clock
+from cases.clock import Clock, SystemClock
+from cases.jobs import claim, new_worker_id, settle
 from media.images import MAX_PIXELS, DecompressionBomb
-from media.models import MediaObject, ThumbnailJob
+from media.models import ThumbnailJob
 from media.near_duplicates import add as index_phash
 from media.phash import phash
 from media.store import MediaStore, Variant, new_temp, object_key, remove_quietly
@@ -37,7 +40,10 @@ logger = logging.getLogger("kancha.thumbnails")
 SIZES: dict[Variant, int] = {"small": 320, "screen": 1600}
 QUALITY = 82
 MAX_ATTEMPTS = 3
-BATCH = 20
+JOBS = ThumbnailJob.__table__
+# Jobs claimed at once: few, so that waiting for lulls in uploads (up to MAX_DEFER_SECONDS
+# each) stays well inside a lease, and other workers take the rest meanwhile.
+BATCH = 4
 MAX_DEFER_SECONDS = 5.0
 QUIET_SECONDS = 0.3
 DEFER_STEP = 0.05
@@ -83,12 +89,24 @@ class ThumbnailWorker:
     """Takes pending jobs from the table, renders, stores, marks them done."""
 
     def __init__(
-        self, database, store: MediaStore, clock: Clock, poll_seconds: float = 1.0
+        self,
+        database,
+        store: MediaStore,
+        clock: Clock,
+        poll_seconds: float = 1.0,
+        *,
+        worker_id: str | None = None,
+        lease_seconds: float = 60.0,
+        lease_clock: Clock | None = None,
     ) -> None:
         self.database = database
         self.store = store
         self.clock = clock
         self.poll_seconds = poll_seconds
+        # Jobs are leased to this worker (cases/jobs.py): many processes share the table.
+        self.worker_id = worker_id or new_worker_id()
+        self.lease = timedelta(seconds=lease_seconds)
+        self.lease_clock = lease_clock or SystemClock()
         self._wake = asyncio.Event()
         # Bodies streaming in right now, and when the last one ended: rendering waits for a
         # lull (up to MAX_DEFER_SECONDS per job) so thumbnails do not slow uploads down.
@@ -131,23 +149,29 @@ class ThumbnailWorker:
             self._wake.clear()
 
     async def run_pending(self) -> int:
-        """One pass over (up to BATCH) pending jobs; the number of jobs it settled."""
-        async with self.database.session(write=False) as session:
-            rows = (
-                await session.execute(
-                    select(ThumbnailJob.sha256, ThumbnailJob.attempts, MediaObject.content_type)
-                    .join(MediaObject, MediaObject.sha256 == ThumbnailJob.sha256)
-                    .where(ThumbnailJob.status == "pending")
-                    .order_by(ThumbnailJob.created_at, ThumbnailJob.sha256)
-                    .limit(BATCH)
-                )
-            ).all()
-        for sha256, attempts, _content_type in rows:
+        """Claim (up to BATCH) pending jobs and do them; the number of jobs claimed."""
+        await self._quiet()  # before the lease starts to run
+        async with self.database.session() as session:
+            taken = await claim(
+                session,
+                JOBS,
+                key="sha256",
+                order=[JOBS.c.created_at, JOBS.c.sha256],
+                worker_id=self.worker_id,
+                now=self.lease_clock.now(),
+                lease=self.lease,
+                limit=BATCH,
+                max_attempts=MAX_ATTEMPTS,
+            )
+            await session.commit()
+        for sha256, attempts in taken:
             await self._quiet()
             await self._run_one(sha256, attempts)
-        return len(rows)
+        return len(taken)
 
     async def _run_one(self, sha256: str, attempts: int) -> None:
+        """Rendering is idempotent, so a job whose lease ran out while it rendered and that
+        another worker took is at worst rendered twice to the same keys, marked done once."""
         try:
             await self.make(sha256)
         except Exception as exc:
@@ -156,11 +180,11 @@ class ThumbnailWorker:
             await self._settle(
                 sha256,
                 status="failed" if failed else "pending",
-                attempts=attempts + 1,
                 error=f"{type(exc).__name__}: {exc}"[:2000],
             )
             return
-        await self._settle(sha256, status="done", attempts=attempts + 1, error=None)
+        if await self._settle(sha256, status="done", error=None):
+            logger.info("thumbnails of %s done by %s", sha256, self.worker_id)
 
     async def make(self, sha256: str) -> None:
         """Render and store both thumbnails of one stored object."""
@@ -181,16 +205,17 @@ class ThumbnailWorker:
             await index_phash(session, sha256, rendered.phash)
             await session.commit()
 
-    async def _settle(self, sha256: str, *, status: str, attempts: int, error: str | None) -> None:
+    async def _settle(self, sha256: str, *, status: str, error: str | None) -> bool:
         async with self.database.session() as session:
-            await session.execute(
-                update(ThumbnailJob)
-                .where(ThumbnailJob.sha256 == sha256, ThumbnailJob.status == "pending")
-                .values(
-                    status=status,
-                    attempts=attempts,
-                    error=error,
-                    finished_at=self.clock.now() if status != "pending" else None,
-                )
+            settled = await settle(
+                session,
+                JOBS,
+                key="sha256",
+                value=sha256,
+                worker_id=self.worker_id,
+                status=status,
+                error=error,
+                finished_at=self.clock.now() if status != "pending" else None,
             )
             await session.commit()
+        return settled

@@ -6,7 +6,9 @@ connection are kept for the client to resume after. A chunk sent with `Upload-Ch
 is spooled aside and appended only once verified. A lock on the part file (flock, so it
 holds across processes and dies with its holder) keeps two requests from writing one
 upload. Every refusal is a `Refusal` naming the header at fault. Completing a full upload
-(like a PUT, and again after a crash) is `media/completion.py`.
+(like a PUT, and again after a crash) is `media/completion.py`. With the store on S3 the
+bytes go to an S3 multipart upload instead and the offset is in the database, so any
+server can resume (`media/tus_s3.py`); creation, parsing and expiry are shared.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import User
 from cases.refusal import Conflict, NotFound, Refusal
-from media.models import TusUpload
+from media.models import TusPart, TusUpload
+from media.s3parts import forget_expired
 from media.spool import WRITE_BATCH, Spool
-from media.store import SHA256_HEX, remove_quietly
+from media.store import SHA256_HEX, MediaStore, S3Store, remove_quietly
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,checksum,termination,expiration"
@@ -263,24 +266,32 @@ async def terminate(session: AsyncSession, upload: TusUpload, uploads_dir: Path)
         with locked(uploads_dir, upload.id):
             remove_quietly(part_path(uploads_dir, upload.id))
     remove_quietly(lock_path(uploads_dir, upload.id))
+    await session.execute(delete(TusPart).where(TusPart.upload_id == upload.id))
     await session.execute(delete(TusUpload).where(TusUpload.id == upload.id))
 
 
-async def sweep_expired(session: AsyncSession, uploads_dir: Path, now: datetime) -> int:
-    """Forget uploads past their expiry: unfinished ones with their bytes, finished ones'
-    rows (their media stays). The number removed."""
+async def sweep_expired(
+    session: AsyncSession, uploads_dir: Path, now: datetime, store: MediaStore | None = None
+) -> int:
+    """Forget uploads past their expiry: unfinished ones with their bytes (on S3: their
+    multipart upload aborted, their tail deleted), finished ones' rows (their media stays).
+    The number removed."""
     expired = (
         await session.execute(
-            select(TusUpload.id, TusUpload.completed_at).where(TusUpload.expires_at <= now)
+            select(TusUpload.id, TusUpload.completed_at, TusUpload.multipart_id).where(
+                TusUpload.expires_at <= now
+            )
         )
     ).all()
-    for upload_id, _completed in expired:
+    for upload_id, _completed, _multipart in expired:
         remove_quietly(part_path(uploads_dir, upload_id))
         remove_quietly(lock_path(uploads_dir, upload_id))
+    if isinstance(store, S3Store):
+        await forget_expired(store, [(row[0], row[2]) for row in expired if row[1] is None])
     if expired:
-        await session.execute(
-            delete(TusUpload).where(TusUpload.id.in_([row[0] for row in expired]))
-        )
+        ids = [row[0] for row in expired]
+        await session.execute(delete(TusPart).where(TusPart.upload_id.in_(ids)))
+        await session.execute(delete(TusUpload).where(TusUpload.id.in_(ids)))
     return len(expired)
 
 

@@ -16,13 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.clock import Clock, make_clock
 from cases.intake import IntakeRules
+from cases.jobs import RecalcRules
 from cases.limits import Limits, LimitsError, Tiers
 from cases.load import LoadPolicy
 from cases.models import User
 from cases.service import CaseService
-from media.runtime import media_runtime, running
+from media.runtime import media_runtime
 from media.service import MediaService, MediaSettings
 from media.store import MediaStore
+from server.access_log import access_log, access_log_send
 from server.auth import BearerTokenMiddleware, provide_user
 from server.bodies import StrictRequest
 from server.db import Database, close_session_after_exception, provide_session, settle_session
@@ -33,7 +35,7 @@ from server.openapi import docs_assets_router, openapi_config
 from server.routes.board import read_board
 from server.routes.cases import CaseController
 from server.routes.devices import DeviceController
-from server.routes.health import health
+from server.routes.health import health, readiness
 from server.routes.media import MediaController
 from server.routes.openrosa import CollectController, TokenCollectController
 from server.routes.reports import read_sla_report
@@ -41,10 +43,19 @@ from server.routes.review import ReviewController
 from server.routes.sync import SyncController, provide_sync_service
 from server.routes.uploads import UploadController
 from server.settings import Settings, SettingsError
+from server.worker import working
 from sync.groups import GroupCommit
 from sync.push import ingest_group
 
-ROUTES = [health, CaseController, SyncController, ReviewController, read_board, read_sla_report]
+ROUTES = [
+    health,
+    readiness,
+    CaseController,
+    SyncController,
+    ReviewController,
+    read_board,
+    read_sla_report,
+]
 ROUTES += [MediaController, UploadController, DeviceController]
 ROUTES += [CollectController, TokenCollectController]  # ODK Collect (OpenRosa)
 MAX_STALE_FIX_SECONDS = 7 * 24 * 3600  # a week: anything more is no margin at all
@@ -80,6 +91,7 @@ def create_app(
         raise SettingsError(f"KANCHA_MEDIA_URL: {message}") from None
 
     media_settings = MediaSettings.of(settings)
+    recalc_rules = RecalcRules(limits.tiers, rules.irregular_window, stale_fix)
 
     def provide_media(
         db_session: NamedDependency[AsyncSession], user: NamedDependency[User]
@@ -89,7 +101,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
-            async with running(media, database, clock):  # thumbnail worker
+            async with working(settings, media, database, clock, recalc_rules):  # jobs
                 yield
         finally:
             await database.dispose()
@@ -115,12 +127,20 @@ def create_app(
             "cases": Provide(provide_case_service, sync_to_thread=False),
         },
         middleware=[
+            *([access_log] if settings.access_log else []),
             DefineMiddleware(
                 BearerTokenMiddleware,
-                exclude=["^/schema", "^/health", "^/openrosa", "^/collect/", *OPEN_PATHS],
-            )
+                exclude=[
+                    "^/schema",
+                    "^/health",
+                    "^/readyz$",
+                    "^/openrosa",
+                    "^/collect/",
+                    *OPEN_PATHS,
+                ],
+            ),
         ],
-        before_send=[settle_session],
+        before_send=[settle_session, *([access_log_send] if settings.access_log else [])],
         after_exception=[close_session_after_exception],
         exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=[lifespan],
@@ -135,6 +155,12 @@ def create_app(
     app.state.media = media
     app.state.push_groups = push_groups
     return app
+
+
+def app_from_env() -> Litestar:
+    """The app over KANCHA_* settings: what each of `kancha serve --workers N`'s
+    processes builds for itself (each runs the lifespan: its own pool and job workers)."""
+    return create_app(Settings.from_env())
 
 
 def provide_case_service(

@@ -1,14 +1,17 @@
-"""The `kancha` command: serve, users, migrations."""
+"""The `kancha` command: serve, users, migrations, verify and export the log."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import logging
 import math
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from cases.clock import SystemClock
@@ -56,14 +59,62 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import create_app
     from server.http import HeaderLimitedHttpTools
 
-    _prepare(settings)
+    if args.workers < 1:
+        raise SettingsError(f"--workers {args.workers}: must be at least 1")
+    if args.workers > 1 and make_url(settings.resolved_database_url).get_backend_name() == "sqlite":
+        raise SettingsError(
+            f"--workers {args.workers} needs PostgreSQL: SQLite takes one writer per file, so"
+            " more processes would only queue on its lock; set KANCHA_DATABASE_URL to a"
+            " postgresql+asyncpg:// database, or run one worker"
+        )
+    _prepare(settings)  # migrations run once, here, before any worker starts
     app = create_app(settings)
     try:
         asyncio.run(app.state.media.store.check())
     except StoreUnavailable as exc:
         raise SettingsError(f"KANCHA_MEDIA_URL: {exc}") from None
     print(f"kancha: data in {settings.data_path}", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", http=HeaderLimitedHttpTools)
+    # Several workers: each process builds its own app from the same KANCHA_* variables
+    # (uvicorn binds the port once and hands the socket to them all).
+    target = app if args.workers == 1 else "server.app:app_from_env"
+    uvicorn.run(
+        target,
+        factory=args.workers > 1,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        http=HeaderLimitedHttpTools,
+        access_log=not settings.access_log,  # ours replaces uvicorn's
+    )
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Do background jobs (thumbnails, recalculation) until stopped."""
+    from cases.jobs import RecalcRules
+    from media.store import StoreUnavailable
+    from server.app import limits_in_force, server_clock, stale_fix_margin
+    from server.worker import run_worker
+
+    if problem := url_problem(settings.resolved_database_url):
+        raise SettingsError(f"KANCHA_DATABASE_URL: {problem}")
+    rules = RecalcRules(
+        limits_in_force(settings).tiers,
+        settings.intake_rules.irregular_window,
+        stale_fix_margin(settings),
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logging.getLogger("kancha").addHandler(handler)  # the jobs done, and what failed
+    logging.getLogger("kancha").setLevel(logging.INFO)
+    try:
+        asyncio.run(run_worker(settings, server_clock(settings), rules))
+    except StoreUnavailable as exc:
+        raise SettingsError(f"KANCHA_MEDIA_URL: {exc}") from None
+    except (SQLAlchemyError, OSError) as exc:
+        url = shown_url(settings.resolved_database_url)
+        raise SettingsError(f"cannot use {url}: {failure_reason(exc)}") from None
     return 0
 
 
@@ -245,6 +296,15 @@ def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import limits_in_force, stale_fix_margin
 
     _prepare(settings)
+    if args.queue:
+        from cases.jobs import queue_recalc
+
+        now = SystemClock().now()
+        queued = asyncio.run(
+            _with_session(settings, lambda s: queue_recalc(s, now, batch=args.batch))()
+        )
+        print(f"queued {queued} recalculation jobs of up to {max(1, args.batch)} cases")
+        return 0
     tiers = limits_in_force(settings).tiers
     stale_fix = stale_fix_margin(settings)
 
@@ -268,6 +328,68 @@ def cmd_recalc(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(settings: Settings):
+    from media.store import open_store
+
+    return open_store(settings.resolved_media_url, settings.data_path / "staging")
+
+
+def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Recompute the hash chains (all, or those of the devices that sent a case's packets)
+    and re-hash the photos they refer to: exit 0 when intact, 1 naming the first break."""
+    from media.store import StoreUnavailable
+    from sync.verify import NoSuchCase, devices_of_case, verify_chains
+
+    _prepare(settings)
+    store = _store(settings)
+
+    async def verify(session):
+        devices = None if args.case is None else await devices_of_case(session, args.case)
+        return await verify_chains(session, store, devices)
+
+    try:
+        done = asyncio.run(_with_session(settings, verify)())
+    except (NoSuchCase, StoreUnavailable) as exc:
+        print(f"kancha verify: {exc}", file=sys.stderr)
+        return 2
+    scope = f" of case {args.case}" if args.case else ""
+    if done.first is not None:
+        others = len(done.broken) - 1
+        more = f" (and {others} more difference{'s' * (others != 1)})" if others else ""
+        print(f"kancha verify: {done.first}{more}", file=sys.stderr)
+        return 1
+    print(
+        f"verified{scope}: {done.entries} chain entries of {done.devices} devices and"
+        f" {done.photos} photos, every link intact"
+    )
+    for device, (n, digest) in sorted(done.heads.items()):
+        print(f"head\t{device}\t{n}\t{digest}")
+    return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Write a case, its photos and its chains to DIR for a third party to verify."""
+    from media.store import StoreUnavailable
+    from sync.export import ExportError, export_case
+
+    _prepare(settings)
+    store = _store(settings)
+    out = Path(args.dir)
+    try:
+        done = asyncio.run(
+            _with_session(settings, lambda s: export_case(s, store, args.case, out))()
+        )
+    except (ExportError, StoreUnavailable) as exc:
+        print(f"kancha export: {exc}", file=sys.stderr)
+        return 2
+    missing = f", {done.missing_photos} photos not received yet" if done.missing_photos else ""
+    print(
+        f"exported case {args.case} to {out}: {done.packets} packets, {done.photos} photos"
+        f"{missing}, {done.entries} chain entries"
+    )
+    return 0
+
+
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from simulator.cli import run_from_args
 
@@ -281,7 +403,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes answering on the one port (above 1 needs PostgreSQL)",
+    )
     serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser(
+        "worker", help="do background jobs (thumbnails, recalculation) until stopped"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database migrations").add_subparsers(
         dest="db_command", required=True
@@ -346,7 +478,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     recalc = sub.add_parser("recalc", help="recompute every case's timings from the log")
     recalc.add_argument("--batch", type=int, default=500, help="cases per transaction")
+    recalc.add_argument(
+        "--queue",
+        action="store_true",
+        help="queue the work as jobs (--batch cases each) for the workers, and return",
+    )
     recalc.set_defaults(func=cmd_recalc)
+
+    verify = sub.add_parser(
+        "verify", help="recompute the packet hash chains and photo hashes; exit 1 on a break"
+    )
+    verify.add_argument("--case", help="only the chains of the devices that sent this case")
+    verify.set_defaults(func=cmd_verify)
+    export = sub.add_parser("export", help="write a case, its photos and its chains to DIR")
+    export.add_argument("--case", required=True, help="the case's id")
+    export.add_argument("dir", metavar="DIR", help="a new or empty directory")
+    export.set_defaults(func=cmd_export)
 
     from simulator.cli import add_simulate_parser
 

@@ -98,6 +98,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # the database anyway, and fewer pushes competing for the event loop keep each
     # writer's turn short (bench/push.py: about a fifth more packets/s than unbounded).
     push_concurrency: int = 3
+    # Whether `kancha serve` also does background jobs (thumbnails, recalculation) in its
+    # own processes, as the embedded single-process setup needs; turn it off when separate
+    # `kancha worker` processes do them.
+    run_jobs: bool = True
+    # A worker holds a job this long; if it dies, another takes the job once this is over
+    # (longer than any one job takes: a thumbnail, a batch of cases to recalculate).
+    job_lease_seconds: float = 60.0
+    # How often a worker looks for recalculation jobs when it found none.
+    job_poll_seconds: float = 1.0
+    # One JSON line per request on stderr (time, method, path, status, duration_ms, pid,
+    # user_id), in place of uvicorn's own access lines.
+    access_log: bool = False
     # Group commit (sync/groups.py): pushes queued while a write is under way are settled
     # together, up to this many packets per transaction.
     push_group_packets: int = 2000

@@ -40,6 +40,9 @@ def failures(result: dict[str, Any]) -> list[str]:
     elif anomalies["unflagged"]:
         found.append(f"anomalies: {len(anomalies['unflagged'])} planted but not flagged")
     found += _workflow_failures(result.get("workflow"))
+    tamper = result.get("tamper")
+    if tamper and tamper.get("planted") and not tamper["named"]:
+        found.append("tamper: kancha verify did not name the packet edited behind its back")
     return found
 
 
@@ -125,6 +128,12 @@ def text_report(result: dict[str, Any]) -> str:
         lines.append(
             f"anomalies planted {a['planted']}  flagged {a['flagged']}  "
             f"unflagged {len(a['unflagged'])}  other flags {a['unplanted_flags'] or 'none'}"
+        )
+    tamper = result.get("tamper")
+    if tamper and tamper.get("planted"):
+        lines.append(
+            f"tamper   edited {tamper['planted']}; kancha verify exit {tamper['verify_before']} "
+            f"before, {tamper['verify_after']} after: {tamper['message'] or '(nothing said)'}"
         )
     for note in result.get("notes", [])[:5]:
         lines.append(f"note: {note}")

@@ -29,6 +29,7 @@ from simulator.plan import DevicePlan, Options, day_span_s, plan_day
 from simulator.progress import Progress
 from simulator.report import failures, text_report
 from simulator.tablet import Env, Tablet
+from simulator.tamper import plant_and_verify
 from simulator.truth import CaseTruth, Ledger
 
 
@@ -80,6 +81,12 @@ def simulate(
                     tokens[names[1][0]],
                 )
                 result = asyncio.run(_play(target, opts, devices, quiet))
+            if not database_url:  # only ever the simulator's own temporary SQLite
+                result["tamper"] = plant_and_verify(
+                    data_dir, db_url, data_dir / "kancha.db", opts.seed
+                )
+                result["failures"] = failures(result)
+                result["ok"] = not result["failures"]
             if keep:
                 result["data_dir"] = str(data_dir)
     print(json.dumps(result, indent=2, default=str) if as_json else text_report(result))

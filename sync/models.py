@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cases.models import Base, UTCDateTime
@@ -64,6 +64,24 @@ class ServerSecret(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class PacketChain(Base):
+    """One link of a device's hash chain over its settled packets (sync/chain.py): what was
+    hashed, kept beside the digest, so `kancha verify` can name the field that changed."""
+
+    __tablename__ = "packet_chain"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    packet_id: Mapped[str] = mapped_column(String(64), unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    media: Mapped[str] = mapped_column(Text)  # SHA-256s, comma-separated, in packet order
+    prev: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
 
 
 class OdkSubmission(Base):

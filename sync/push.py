@@ -28,6 +28,7 @@ from cases.refusal import Conflict, Refusal
 from cases.sql import insert
 from cases.timeline import TRACK
 from media.models import MediaObject, PacketMedia
+from sync.chain import chained, extend_chains
 from sync.clock_offsets import monotonic_at
 from sync.decide import CONFLICT, Decision, decide_batch
 from sync.devices import ClockOffsets, lock_devices, save_devices
@@ -253,6 +254,8 @@ async def _write_log(session: AsyncSession, settling: list[_Settling], *, alone:
         lost = {r["packet_id"] for r in new_rows} - set(inserted.scalars())
         if lost and not alone:
             raise Regroup(sorted(lost))
+        media = [p.packet.media for s in settling for p in s.logged]  # aligned with new_rows
+        await extend_chains(session, chained(new_rows, media, lost))
     media_rows = []
     for s in settling:
         if lost:

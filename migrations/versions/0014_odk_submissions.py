@@ -1,7 +1,7 @@
 """odk: ODK Collect submissions by instanceID (XML verbatim), their attachments, device seqs
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-03 14:10:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from cases.models import UTCDateTime
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """The reports page: the SLA report of the API (CaseService.sla_report, GET /v1/reports/sla)
 for a period of branch dates, by surveyor, zone or team, as a table and an SVG bar chart,
-with its CSV, and the branch rates against their targets."""
+with its CSV, the branch rates against their targets, and the flagged cases per group."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from cases.refusal import Refusal
 from cases.reports import GROUPS, RATE_TARGETS, GroupStats, branch_rates, report_csv
 from cases.service import CaseService
 from cases.values import TIMING_NAMES
+from media.fraud import FlagRules, flag_groups
 from server.desk.charts import percent, share_chart
 from server.desk.guards import desk
 from server.desk.i18n import translator
@@ -100,6 +101,7 @@ async def _report(
             groups = await cases.sla_report(
                 start=query.start, end=query.end, group_by=query.group_by
             )
+            await flag_groups(cases.session, groups, FlagRules.of(settings))
         except Refusal as error:
             refused = error
     return query, groups, refused

@@ -16,13 +16,14 @@ from server.desk.admin import (
 from server.desk.admin_devices import devices_page
 from server.desk.board import BOARD_ROUTES
 from server.desk.cases import CASE_ROUTES
+from server.desk.fraud import fraud_page
 from server.desk.login import home, login, login_form, logout, switch_language
 from server.desk.render import STATIC
 from server.desk.reports import reports_csv, reports_page
 from server.desk.review import REVIEW_ROUTES
 
 DESK_ROUTES = [login_form, login, logout, switch_language, home, *BOARD_ROUTES]
-DESK_ROUTES += [reports_page, reports_csv]
+DESK_ROUTES += [reports_page, reports_csv, fraud_page]
 DESK_ROUTES += [admin_page, add_user_form, user_page, profile_form, password_form]
 DESK_ROUTES += [token_form, revoke_form, devices_page]
 DESK_ROUTES += CASE_ROUTES

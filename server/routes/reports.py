@@ -15,9 +15,11 @@ from cases.refusal import Refusal
 from cases.reports import report_csv
 from cases.service import CaseService
 from cases.values import AwareTime
+from media.fraud import FlagRules, flag_groups
 from server.auth import roles
 from server.openapi import errors
 from server.routes.timing_views import wire
+from server.settings import Settings
 
 DATE_TIME = {"format": "date-time"}  # parsed here, so that the 400 names the field
 
@@ -64,6 +66,10 @@ class GroupReport(msgspec.Struct, kw_only=True):
     approved_total: float
     reduction_total: float
     reduction_share: float | None
+    # Cases of the group with flagged photos, and for each flag how many cases carry it
+    # (no_exif, reused_on_other_case, ...: the names of GET /v1/cases/{id}/media).
+    flagged_cases: int
+    flags: dict[str, int]
 
 
 class SlaReport(msgspec.Struct, kw_only=True):
@@ -96,7 +102,8 @@ def _aware(name: str, value: str) -> datetime:
     "(核减, estimated - approved) and `reduction_share` (reduction / estimated). By `team`, "
     "each timing counts for the team stored on it (the dispatch's team, whose limits "
     "judged it; `(none)` for none, as for `report_to_arrival`), a case's rates and money "
-    "for the team of its last dispatch.",
+    "for the team of its last dispatch. `flagged_cases`: cases with flagged photos; `flags`: "
+    "cases per flag.",
     responses={
         200: ResponseSpec(
             SlaReport, description="JSON, or CSV on Accept: text/csv", generate_examples=False
@@ -107,12 +114,14 @@ def _aware(name: str, value: str) -> datetime:
 async def read_sla_report(
     request: Request,
     cases: NamedDependency[CaseService],
+    settings: NamedDependency[Settings],
     from_: Annotated[str, QueryParameter(name="from", max_length=64, schema_extra=DATE_TIME)],
     to: Annotated[str, QueryParameter(max_length=64, schema_extra=DATE_TIME)],
     group_by: Annotated[Literal["surveyor", "zone", "team"], QueryParameter()] = "surveyor",
 ) -> Response:
     start, end = _aware("from", from_), _aware("to", to)
     groups = await cases.sla_report(start=start, end=end, group_by=group_by)
+    await flag_groups(cases.session, groups, FlagRules.of(settings))
     if request.accept.best_match([MediaType.JSON, "text/csv"], default=MediaType.JSON) == (
         "text/csv"
     ):

@@ -195,8 +195,11 @@ async def test_the_report_gives_the_reduction_per_surveyor(client, tokens, clock
     )
     header, *rows = list(csv.reader(io.StringIO(as_csv.text)))
     assert header[:2] == ["surveyor", "cases"]  # the existing columns keep their places
-    assert header[-len(MONEY_COLUMNS) :] == list(MONEY_COLUMNS)
-    tail = {row[0]: row[-len(MONEY_COLUMNS) :] for row in rows}
+    # The money columns, then (appended after them) the flag columns of media/fraud.py.
+    money_at = slice(-len(MONEY_COLUMNS) - 2, -2)
+    assert header[money_at] == list(MONEY_COLUMNS)
+    assert header[-2:] == ["flagged_cases", "flags"]
+    tail = {row[0]: row[money_at] for row in rows}
     assert tail == {
         "sv1": ["2", "13500.0", "11500.0", "2000.0", "0.1481"],
         "sv2": ["1", "3000.0", "2400.0", "600.0", "0.2"],

@@ -25,8 +25,9 @@ ACCESS_KEY, SECRET_KEY = "kancha-test-access-key", "kancha-test-secret-key-01234
 
 
 class S3Server:
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, root: Path | None = None) -> None:
         self.endpoint = endpoint
+        self.root = root  # the folder it serves: one subfolder per bucket
 
     def client(self) -> Any:
         import boto3
@@ -58,20 +59,22 @@ def rclone_binary() -> str:
 
 
 @contextlib.contextmanager
-def rclone_s3(root: Path, log: Path | None = None) -> Iterator[tuple[S3Server, subprocess.Popen]]:
-    """`rclone serve s3` over `root` on a free port, until the block ends."""
+def rclone_s3(
+    root: Path, log: Path | None = None, extra: tuple[str, ...] = ()
+) -> Iterator[tuple[S3Server, subprocess.Popen]]:
+    """`rclone serve s3` over `root` on a free port (`extra` flags), until the block ends."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [
             rclone_binary(), "serve", "s3", str(root), "--addr", f"127.0.0.1:{port}",
-            "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--config", "/dev/null",
+            "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}", "--config", "/dev/null", *extra,
         ],
         stdout=out,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
-    server = S3Server(f"http://127.0.0.1:{port}")
+    server = S3Server(f"http://127.0.0.1:{port}", root)
     try:
         for _ in range(400):  # bounded wait for start-up, not a timed assertion
             if proc.poll() is not None:

@@ -179,3 +179,17 @@ def test_a_speed_that_differs_from_the_server_is_refused(tmp_path: Path) -> None
         ["--url", "http://127.0.0.1:9", "--speed", "100"], {"KANCHA_CLOCK_SPEED": "50"}
     )
     assert code == 2 and "KANCHA_CLOCK_SPEED" in stderr
+
+
+def test_a_row_edited_behind_kanchas_back_is_named_by_verify() -> None:
+    """On its own temporary SQLite the simulator edits one packet's status at the end, and
+    reports that `kancha verify` passed before and names that packet after."""
+    args = ["--devices", "1", "--cases", "1", "--photos", "1", "--speed", "900"]
+    code, report, stderr = _simulate([*args, "--anomalies", "0", "--seed", "2"])
+    assert code == 0, stderr + json.dumps(report.get("failures"))
+    tamper = report["tamper"]
+    assert tamper["verify_before"] == 0 and tamper["verify_after"] == 1
+    assert f"packet {tamper['packet_id']}: status differs" in tamper["message"]
+    assert tamper["named"] is True
+    result = {**report, "tamper": {**tamper, "named": False}}
+    assert failures(result)[-1].startswith("tamper: kancha verify did not name")

@@ -1,6 +1,12 @@
 """Labels of the reports page: the period form, the SLA table and chart, the branch rates."""
 
 EN = {
+    "reports.flags.title": "Flagged photos per group",
+    "reports.flags.hint": "Cases of the group with at least one flagged photo, and how many "
+    "cases carry each flag.",
+    "reports.flags.open": "Open the flagged cases",
+    "reports.flags.cases": "Flagged cases",
+    "reports.flags.which": "Cases per flag",
     "reports.title": "SLA report",
     "reports.from": "From (date)",
     "reports.to": "To (date, included)",
@@ -56,6 +62,11 @@ EN = {
 }
 
 ZH = {
+    "reports.flags.title": "各组可疑照片",
+    "reports.flags.hint": "本组至少有一张照片被标记的案件数，以及每种标记涉及的案件数。",
+    "reports.flags.open": "查看被标记的案件",
+    "reports.flags.cases": "被标记案件",
+    "reports.flags.which": "各标记案件数",
     "reports.title": "时效报表",
     "reports.from": "开始日期",
     "reports.to": "结束日期（含）",
