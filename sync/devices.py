@@ -110,6 +110,15 @@ async def recent_samples(
 ) -> dict[str, list[tuple[datetime, int]]]:
     """Each device's newest OFFSET_WINDOW_SAMPLES clock samples since `since`, oldest first:
     all that `estimate_offset_ms` keeps, whatever this group adds to them."""
+    devices = sorted(set(device_ids))
+    if len(devices) == 1:  # a replay, or a group of one tablet: walk its index backwards
+        rows = await session.execute(
+            select(SAMPLES.c.received_at, SAMPLES.c.offset_ms)
+            .where(SAMPLES.c.device_id == devices[0], SAMPLES.c.received_at >= since)
+            .order_by(SAMPLES.c.id.desc())
+            .limit(OFFSET_WINDOW_SAMPLES)
+        )
+        return {devices[0]: list(reversed(rows.all()))}
     ranked = (
         select(SAMPLES.c.device_id, SAMPLES.c.received_at, SAMPLES.c.offset_ms)
         .add_columns(
@@ -117,7 +126,7 @@ async def recent_samples(
             .over(partition_by=SAMPLES.c.device_id, order_by=SAMPLES.c.id.desc())
             .label("newest")
         )
-        .where(SAMPLES.c.device_id.in_(sorted(set(device_ids))))
+        .where(SAMPLES.c.device_id.in_(devices))
         .where(SAMPLES.c.received_at >= since)
         .subquery()
     )
