@@ -66,7 +66,7 @@ async def test_the_reviewer_lists_flagged_cases_with_counts(client, tokens, cloc
     first = re.search(rf'<tr data-case="{one["id"]}">(.*?)</tr>', html, re.S).group(1)
     assert _flags(first) == {
         "brand_new_flag": "brand_new_flag ×1",  # no label: its name
-        "no_exif": "camera photo without EXIF ×1",
+        "no_exif": "no EXIF (not as a camera writes it) ×1",
         "reused_on_other_case": "same photo on another case ×1",
     }
     assert two["id"][:8] in first  # the other case holding the bytes
@@ -80,7 +80,7 @@ async def test_the_reviewer_lists_flagged_cases_with_counts(client, tokens, cloc
     assert 'data-col="cases">1<' in row(zones, "suburban") and "Suburban county" in zones
 
     chinese = await client.get("/fraud", params=DAY, headers={"Accept-Language": "zh-CN"})
-    assert "可疑案件" in chinese.text and "相机照片无EXIF" in chinese.text
+    assert "可疑案件" in chinese.text and "无EXIF（不像相机所拍）" in chinese.text
 
 
 async def test_the_fraud_page_is_for_reviewers_and_refuses_a_bad_period(client, tokens, db):
