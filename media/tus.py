@@ -234,22 +234,28 @@ async def append(
             return f.tell()
         side = uploads_dir / f"{upload.id}.chunk"
         try:
-            with open(side, "wb") as spool:  # noqa: ASYNC230 - writes go through a thread
-                hasher = CHECKSUMS[checksum[0]]()
-                try:
-                    await _copy_in(spool, chunks, room, hasher)
-                except Refusal:
-                    raise
-                except Exception:
-                    raise Refusal("body", "cut off before the checksum could be verified") from None
-            if hasher.digest() != checksum[1]:
-                raise Refusal(
-                    "Upload-Checksum", f"the chunk's {checksum[0]} does not match", status=460
-                )
+            await spool_verified(side, chunks, room, checksum)
             await anyio.to_thread.run_sync(_append_file, f, side)
         finally:
             remove_quietly(side)
         return f.tell()
+
+
+async def spool_verified(
+    side: Path, chunks: AsyncIterable[bytes], room: int, checksum: tuple[str, bytes]
+) -> None:
+    """A chunk sent with `Upload-Checksum`, spooled to `side` and verified before any of it
+    may join the upload (on disk or on S3); a cut chunk or a mismatch is refused whole."""
+    with open(side, "wb") as spool:  # noqa: ASYNC230 - writes go through a thread
+        hasher = CHECKSUMS[checksum[0]]()
+        try:
+            await _copy_in(spool, chunks, room, hasher)
+        except Refusal:
+            raise
+        except Exception:
+            raise Refusal("body", "cut off before the checksum could be verified") from None
+    if hasher.digest() != checksum[1]:
+        raise Refusal("Upload-Checksum", f"the chunk's {checksum[0]} does not match", status=460)
 
 
 def _append_file(f: BinaryIO, side: Path) -> None:

@@ -33,7 +33,7 @@ from media.models import TusPart, TusUpload
 from media.s3parts import MIN_PART_BYTES, S3Parts, tail_key
 from media.spool import Spool
 from media.store import S3Store, new_temp, remove_quietly
-from media.tus import CHECKSUMS, _copy_in, parse_checksum
+from media.tus import parse_checksum, spool_verified
 
 
 @dataclass
@@ -259,18 +259,7 @@ async def append(
             return await writer.finish(), writer.whole
         side = new_temp(store.staging_dir, ".chunk")
         writer.files.append(side)
-        hasher = CHECKSUMS[checksum[0]]()
-        with open(side, "wb") as f:  # noqa: ASYNC230 - writes go through a thread
-            try:
-                await _copy_in(f, chunks, room, hasher)
-            except Refusal:
-                raise
-            except Exception:
-                raise Refusal("body", "cut off before the checksum could be verified") from None
-        if hasher.digest() != checksum[1]:
-            raise Refusal(
-                "Upload-Checksum", f"the chunk's {checksum[0]} does not match", status=460
-            )
+        await spool_verified(side, chunks, room, checksum)
         await writer.start()
         await writer.take_file(side)
         return await writer.finish(), writer.whole
