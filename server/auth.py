@@ -18,7 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from cases.models import User
-from cases.users import user_for_token
+from cases.users import token_holder
 from server.db import Database
 from server.desk.sessions import COOKIE, session_user
 
@@ -43,8 +43,8 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token:
             raise _unauthenticated()
         database: Database = connection.app.state.database
-        async with database.session(write=False) as session:
-            user = await user_for_token(session, token)
+        async with database.one_read() as conn:
+            user = await token_holder(conn, token)
         if user is None:
             raise NotAuthorizedException(
                 "invalid or revoked token",
