@@ -105,7 +105,8 @@ class _Opened:
 
 
 class Connection(aiosqlite.Connection):
-    _begin: str | None = None
+    _begin: str | None = None  # a BEGIN not yet sent
+    _begun = False  # a BEGIN was handed off since the last commit or rollback
 
     def defer_begin(self, statement: str) -> None:
         """Run `statement` (a BEGIN) just before the next statement, in its hand-off."""
@@ -113,20 +114,27 @@ class Connection(aiosqlite.Connection):
 
     def take_begin(self) -> str | None:
         begin, self._begin = self._begin, None
+        if begin is not None:
+            self._begun = True
         return begin
 
     def cursor(self) -> _Opened:  # type: ignore[override]
         return _Opened(Cursor(self, self._conn.cursor()))
 
     async def commit(self) -> None:
-        self._begin = None
-        if self._conn.in_transaction:
+        if self._open():
             await super().commit()
 
     async def rollback(self) -> None:
-        self._begin = None
-        if self._conn.in_transaction:
+        if self._open():
             await super().rollback()
+
+    def _open(self) -> bool:
+        """Whether a commit or rollback has anything to end. Once a BEGIN has been handed
+        off it always goes to the thread, queued behind that BEGIN: a statement cancelled
+        while waiting (its BEGIN not yet run) must still be rolled back after it runs."""
+        begun, self._begun, self._begin = self._begun, False, None
+        return begun or self._conn.in_transaction
 
 
 def creator(path: str, **connect_args: Any) -> Callable[[], Any]:
