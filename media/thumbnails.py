@@ -144,8 +144,12 @@ class ThumbnailWorker:
                 raise
             except Exception:  # a database hiccup must not end the worker
                 logger.exception("thumbnail worker pass failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that lands as its timeout fires, and the app's shutdown, which
+            # cancels this task and waits for it, then waited for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def run_pending(self) -> int:
