@@ -137,21 +137,14 @@ async def revoke_user(session: AsyncSession, name: str, now: datetime) -> None:
         await session.flush()
 
 
-async def user_for_token(session: AsyncSession, token: str) -> User | None:
-    """The active user holding this token, or None."""
-    user = await session.scalar(select(User).where(User.token_hash == hash_token(token)))
-    if user is None or user.revoked_at is not None:
-        return None
-    return user
-
-
 _BY_TOKEN = select(*User.__table__.c).where(User.__table__.c.token_hash == bindparam("token_hash"))
 
 
 async def token_holder(conn: AsyncConnection, token: str) -> User | None:
-    """`user_for_token` on a bare connection: every authenticated request asks it, and the
-    ORM's session and entity loading were a quarter of a small request's CPU. The user is
-    returned detached, as a closed session leaves it."""
+    """The active user holding this token, or None. On a bare connection, not a session:
+    every authenticated request asks it, and the ORM's session and entity loading were a
+    quarter of a small request's CPU. The user is returned detached, as a closed session
+    leaves it."""
     found = await conn.execute(_BY_TOKEN, {"token_hash": hash_token(token)})
     row = found.mappings().first()
     if row is None or row["revoked_at"] is not None:

@@ -42,12 +42,12 @@ def make_engine(url: str, *, echo: bool = False, writer: bool = False) -> AsyncE
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    pool: dict[str, Any] = (
-        {"pool_size": 1, "max_overflow": 0, "pool_timeout": 600} if writer else {}
-    )
+    options: dict[str, Any] = {"connect_args": {"timeout": 60}}
+    if writer:
+        options.update(pool_size=1, max_overflow=0, pool_timeout=600)
     if parsed.database and parsed.database != ":memory:" and not parsed.query:
-        pool["async_creator"] = sqlite_driver.creator(parsed.database, timeout=60)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 60}, **pool)
+        options["async_creator"] = sqlite_driver.creator(parsed.database, timeout=60)
+    engine = create_async_engine(url, echo=echo, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

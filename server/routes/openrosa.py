@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import User
 from cases.refusal import NotFound, Refusal
-from cases.users import user_for_token
+from cases.users import token_holder
 from media.service import MediaService
 from server.db import Database
 from server.settings import Settings
@@ -97,8 +97,8 @@ async def collect_user(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if not token:
         raise _unauthenticated("credentials needed: the surveyor's token as password")
     database: Database = connection.app.state.database
-    async with database.session(write=False) as session:
-        user = await user_for_token(session, token)
+    async with database.one_read() as conn:
+        user = await token_holder(conn, token)
     if user is None:
         raise _unauthenticated("invalid or revoked token")
     if user.role not in ("surveyor", "admin"):
