@@ -52,6 +52,23 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect):  # type: ignore[override]
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # One call per value where SQLAlchemy would chain two (this and SQLite DATETIME's
+        # %-format): the packet log binds five times per packet. Same text as DATETIME.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is not UTC:
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTC column")
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
         if value is None:
             return None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 
 def insert(session: AsyncSession, model: Any):
@@ -19,3 +22,96 @@ def insert(session: AsyncSession, model: Any):
     return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(
         table
     )
+
+
+# SQLite's and PostgreSQL's limit on the parameters of one statement (SQLite >= 3.32).
+_MAX_PARAMS = 32_000
+
+
+async def insert_rows(
+    conn: AsyncConnection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    skip_conflicts: bool = False,
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert `rows` (dicts with the same keys, every one a column of `table`) in as few
+    statements as the backend takes, optionally skipping rows that hit a unique constraint,
+    and return the `returning` column of the rows actually inserted.
+
+    The hot path of a push writes a few thousand values per group. SQLAlchemy's
+    executemany builds a parameter dict per row and calls a processor chain per value,
+    which cost more than the insert itself; here the column types' own bind processors
+    run once per value into one flat tuple, so what is stored is exactly what the ORM
+    would store. Python-side column defaults are not applied: rows name every column
+    that has one.
+    """
+    if not rows:
+        return []
+    dialect = conn.dialect
+    columns = list(rows[0])
+    plan = _plan(table, tuple(columns), dialect)
+    processors, per_row = plan
+    out: list[Any] = []
+    step = max(1, _MAX_PARAMS // len(columns))
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        params: list[Any] = []
+        extend = params.extend
+        for row in chunk:
+            extend([p(row[c]) if p else row[c] for c, p in processors])
+        sql = _statement(
+            table, tuple(columns), len(chunk), dialect, per_row, skip_conflicts, returning
+        )
+        result = await conn.exec_driver_sql(sql, tuple(params))
+        if returning is not None:
+            out += [r[0] for r in result.fetchall()]
+    return out
+
+
+_plans: dict[tuple, tuple] = {}
+
+
+def _plan(table: Table, columns: tuple[str, ...], dialect: Any) -> tuple:
+    key = (table.name, columns, dialect.name)
+    if (plan := _plans.get(key)) is None:
+        missing = [c for c in table.c if c.name not in columns and c.default is not None]
+        if missing:
+            raise ValueError(f"insert_rows into {table.name}: rows lack {missing[0].name}")
+        processors = [
+            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in columns
+        ]
+        plan = _plans[key] = (processors, len(columns))
+    return plan
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(
+    table: Table,
+    columns: tuple[str, ...],
+    n_rows: int,
+    dialect: Any,
+    per_row: int,
+    skip_conflicts: bool,
+    returning: str | None,
+) -> str:
+    quote = dialect.identifier_preparer.quote
+    if dialect.paramstyle == "qmark":
+        row = "(" + ", ".join("?" * per_row) + ")"
+        values = ", ".join([row] * n_rows)
+    else:  # numeric_dollar (asyncpg)
+        values = ", ".join(
+            "(" + ", ".join(f"${i * per_row + j + 1}" for j in range(per_row)) + ")"
+            for i in range(n_rows)
+        )
+    sql = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(c) for c in columns)}) VALUES {values}"
+    )
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning is not None:
+        sql += f" RETURNING {quote(returning)}"
+    return sql

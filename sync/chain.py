@@ -22,7 +22,7 @@ import msgspec
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.sql import insert
+from cases.sql import insert_rows
 from sync.models import PacketChain
 
 VERSION = "kancha-chain-1"
@@ -185,4 +185,4 @@ async def extend_chains(session: AsyncSession, entries: Sequence[ChainInput]) ->
     if not entries:
         return
     heads = await chain_heads(session, (e.device_id for e in entries))
-    await session.execute(insert(session, PacketChain), link(heads, entries))
+    await insert_rows(await session.connection(), PacketChain.__table__, link(heads, entries))

@@ -25,7 +25,7 @@ from cases.limits import Tiers
 from cases.models import Packet, User
 from cases.recalc import recalc_cases, record_track
 from cases.refusal import Conflict, Refusal
-from cases.sql import insert
+from cases.sql import insert_rows
 from cases.timeline import TRACK
 from media.models import MediaObject, PacketMedia
 from sync.chain import chained, extend_chains
@@ -243,15 +243,12 @@ async def _write_log(session: AsyncSession, settling: list[_Settling], *, alone:
     new_rows = [r for s in settling for r in s.new_rows]
     lost: set[str] = set()
     if new_rows:
-        inserted = await conn.execute(
-            insert(session, Packet)
-            .on_conflict_do_nothing()
-            .returning(Packet.__table__.c.packet_id),
-            new_rows,
+        inserted = await insert_rows(
+            conn, Packet.__table__, new_rows, skip_conflicts=True, returning="packet_id"
         )
         # Another device stored these packet_ids between our look-up and insert: they are
         # conflicts after all, kept as such so that their seqs stay settled.
-        lost = {r["packet_id"] for r in new_rows} - set(inserted.scalars())
+        lost = {r["packet_id"] for r in new_rows} - set(inserted)
         if lost and not alone:
             raise Regroup(sorted(lost))
         media = [p.packet.media for s in settling for p in s.logged]  # aligned with new_rows
@@ -278,10 +275,8 @@ async def _write_log(session: AsyncSession, settling: list[_Settling], *, alone:
             for sha in dict.fromkeys(p.packet.media)
         ]
     conflicts = [c for s in settling for c in s.conflicts]
-    if conflicts:
-        await conn.execute(insert(session, PacketConflict), conflicts)
-    if media_rows:
-        await conn.execute(insert(session, PacketMedia).on_conflict_do_nothing(), media_rows)
+    await insert_rows(conn, PacketConflict.__table__, conflicts)
+    await insert_rows(conn, PacketMedia.__table__, media_rows, skip_conflicts=True)
 
 
 def results_of(packets: Sequence[Incoming], decisions: Sequence[Decision]) -> list[Result]:

@@ -7,6 +7,7 @@ one writer, and replays run at read speed.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sync.decide import decide_batch
@@ -26,7 +27,9 @@ async def replay_settled(session: AsyncSession, push: Push) -> Outcome | None:
     push takes the full path, which also decides those cases.
     """
     surveyor, device_id, sent_at, packets, now = push.fields()
-    device = await session.get(Device, device_id)
+    # A plain row, not an ORM object: most pushes are new, and this read only rules that in.
+    found = await session.execute(select(*Device.__table__.c).where(Device.device_id == device_id))
+    device = found.first()
     if not packets or device is None or device.surveyor_id != surveyor.id:
         return None
     if max(p.packet.seq for p in packets) > device.max_seq:

@@ -32,7 +32,9 @@ def decode(body: bytes, into: type[T] | Any, fmt: str = JSON, prefix: str = "") 
         value = decoder(body, type=into, strict=True)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise field_error(exc, prefix) from None
-    if not _all_finite(value) and (where := non_finite(value)) is not None:
+    # JSON has no literal for NaN or ±Infinity and msgspec refuses a number out of range,
+    # so only MessagePack needs the walk.
+    if fmt == MSGPACK and not _all_finite(value) and (where := non_finite(value)) is not None:
         raise Refusal(_join(prefix, where) or "body", "must be a finite number")
     return value
 
