@@ -37,8 +37,8 @@ async def insert_rows(
     returning: str | None = None,
 ) -> list[Any]:
     """Insert `rows` (dicts with the same keys, every one a column of `table`) in as few
-    statements as the backend takes, optionally skipping rows that hit a unique constraint,
-    and return the `returning` column of the rows actually inserted.
+    statements as the backend takes, optionally skipping rows that hit a unique constraint;
+    returns the `returning` column of the rows actually inserted (nothing without it).
 
     The hot path of a push writes a few thousand values per group. SQLAlchemy's
     executemany builds a parameter dict per row and calls a processor chain per value,
@@ -74,7 +74,7 @@ _plans: dict[tuple, tuple] = {}
 
 
 def _plan(table: Table, columns: tuple[str, ...], dialect: Any) -> tuple:
-    key = (table.name, columns, dialect.name)
+    key = (table, columns, dialect.name)
     if (plan := _plans.get(key)) is None:
         missing = [c for c in table.c if c.name not in columns and c.default is not None]
         if missing:

@@ -17,6 +17,9 @@ from cases.models import Case, Dispatch, Packet
 from sync.decide import Candidate, Decision, Held, Prior
 from sync.models import PacketConflict
 
+LOG, KEPT = Packet.__table__, PacketConflict.__table__
+CASES, DISPATCHES = Case.__table__, Dispatch.__table__
+
 
 @dataclass(frozen=True)
 class Wanted:
@@ -72,7 +75,9 @@ class Stored:
 
 
 async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored:
-    """One reading of the log for every push of a group: three queries whatever its size."""
+    """One reading of the log for every push of a group: three queries whatever its size.
+    Core columns (`LOG.c`), not ORM attributes: these are plain tuples, and the ORM's
+    compile and loading steps cost more than the queries on a replayed push."""
     stored = Stored()
     seqs: dict[str, set[int]] = {}
     ids: set[str] = set()
@@ -85,39 +90,38 @@ async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored
     if not ids:
         return stored
     by_device = [
-        and_(Packet.device_id == device, Packet.seq.in_(sorted(s))) for device, s in seqs.items()
+        and_(LOG.c.device_id == device, LOG.c.seq.in_(sorted(s))) for device, s in seqs.items()
     ]
     rows = await session.execute(
-        select(Packet.packet_id, Packet.device_id, Packet.seq, Packet.digest)
-        .add_columns(Packet.status, Packet.reason)
-        .where(or_(Packet.packet_id.in_(sorted(ids)), *by_device))
+        select(LOG.c.packet_id, LOG.c.device_id, LOG.c.seq, LOG.c.digest)
+        .add_columns(LOG.c.status, LOG.c.reason)
+        .where(or_(LOG.c.packet_id.in_(sorted(ids)), *by_device))
     )
     for pid, dev, seq, dig, status, reason in rows:
         stored.by_id[pid] = Prior(dev, dig, status, reason)
         if dev in seqs:
             stored.by_seq[(dev, seq)] = pid
     kept_by_device = [
-        and_(PacketConflict.device_id == device, PacketConflict.seq.in_(sorted(s)))
-        for device, s in seqs.items()
+        and_(KEPT.c.device_id == device, KEPT.c.seq.in_(sorted(s))) for device, s in seqs.items()
     ]
     kept = await session.execute(
-        select(PacketConflict.device_id, PacketConflict.seq)
-        .add_columns(PacketConflict.packet_id, PacketConflict.digest)
+        select(KEPT.c.device_id, KEPT.c.seq)
+        .add_columns(KEPT.c.packet_id, KEPT.c.digest)
         .where(or_(*kept_by_device))
-        .order_by(PacketConflict.id)
+        .order_by(KEPT.c.id)
     )
     for dev, seq, pid, dig in kept:
         stored.conflicts.setdefault((dev, seq), set()).add(dig)
         stored.by_seq.setdefault((dev, seq), pid)  # a seq settled by a conflict is held
     if case_ids:
         stored.known_cases.update(
-            await session.scalars(select(Case.id).where(Case.id.in_(sorted(case_ids))))
+            await session.scalars(select(CASES.c.id).where(CASES.c.id.in_(sorted(case_ids))))
         )
         senders = sorted({w.surveyor_id for w in wanted if w.surveyor_id is not None})
         dispatched = await session.execute(
-            select(Dispatch.case_id, Dispatch.surveyor_id)
-            .where(Dispatch.case_id.in_(sorted(stored.known_cases)))
-            .where(Dispatch.surveyor_id.in_(senders))
+            select(DISPATCHES.c.case_id, DISPATCHES.c.surveyor_id)
+            .where(DISPATCHES.c.case_id.in_(sorted(stored.known_cases)))
+            .where(DISPATCHES.c.surveyor_id.in_(senders))
             .distinct()
         )
         stored.dispatched.update((case_id, surveyor_id) for case_id, surveyor_id in dispatched)

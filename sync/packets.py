@@ -103,9 +103,11 @@ def check_monotonic(boot_id: str | None, elapsed_ms: int | None, at: str = "") -
         raise Refusal(f"{at}.{missing}" if at else missing, f"must be given with {other}")
 
 
-def check_data(packet: Packet, at: str = "") -> None:
+def check_data(packet: Packet, at: str = "", raw: bytes | None = None) -> None:
     """What `data` must carry for the packet's kind (the wire types cannot say it); a
-    Refusal (400) names the field under `at`, the packet's path in the push."""
+    Refusal (400) names the field under `at`, the packet's path in the push. `raw`, the
+    packet's bytes if known, spares the walk for NUL when they cannot spell one (JSON
+    writes it as a backslash-u0000 escape, MessagePack as a zero byte)."""
 
     def refused(field: str, message: str) -> Refusal:
         return Refusal(f"{at}.{field}" if at else field, message)
@@ -128,7 +130,7 @@ def check_data(packet: Packet, at: str = "") -> None:
             raise refused("data.amount", "must be a number of yuan, 0 or more")
         if not isinstance(data.get("items", []), list):
             raise refused("data.items", "must be a list")
-    if _has_nul(data):
+    if (raw is None or b"\x00" in raw or b"\\u0000" in raw) and _has_nul(data):
         raise refused("data", "text may not hold a NUL character")
 
 

@@ -37,6 +37,8 @@ from sync.models import PacketConflict
 from sync.packets import Packet as WirePacket
 from sync.settlement import settled_position
 
+MEDIA = MediaObject.__table__
+
 
 @dataclass(frozen=True)
 class Incoming:
@@ -336,7 +338,5 @@ async def media_wanted(session: AsyncSession, referenced: list[str]) -> list[str
     wanted = list(dict.fromkeys(referenced))
     if not wanted:
         return []
-    held = set(
-        await session.scalars(select(MediaObject.sha256).where(MediaObject.sha256.in_(wanted)))
-    )
+    held = set(await session.scalars(select(MEDIA.c.sha256).where(MEDIA.c.sha256.in_(wanted))))
     return [sha for sha in wanted if sha not in held]

@@ -148,12 +148,13 @@ def decode_push(
         )
     incoming = []
     for i, raw in enumerate(envelope.packets):
-        packet = wire.decode(raw, Packet, fmt, prefix=f"packets[{i}]")
-        check_data(packet, at=f"packets[{i}]")
+        verbatim = bytes(raw)
+        packet = wire.decode(verbatim, Packet, fmt, prefix=f"packets[{i}]")
+        check_data(packet, at=f"packets[{i}]", raw=verbatim)
         if (reason := refusal(packet)) is not None:
-            incoming.append(Incoming(packet, bytes(raw), fmt, verbatim_digest(raw), reason))
+            incoming.append(Incoming(packet, verbatim, fmt, verbatim_digest(verbatim), reason))
         else:
-            incoming.append(Incoming(packet, bytes(raw), fmt, digest(packet)))
+            incoming.append(Incoming(packet, verbatim, fmt, digest(packet)))
     return envelope, incoming
 
 
