@@ -98,14 +98,7 @@ def _statement(
     returning: str | None,
 ) -> str:
     quote = dialect.identifier_preparer.quote
-    if dialect.paramstyle == "qmark":
-        row = "(" + ", ".join("?" * per_row) + ")"
-        values = ", ".join([row] * n_rows)
-    else:  # numeric_dollar (asyncpg)
-        values = ", ".join(
-            "(" + ", ".join(f"${i * per_row + j + 1}" for j in range(per_row)) + ")"
-            for i in range(n_rows)
-        )
+    values = ", ".join([f"({marks(per_row)})"] * n_rows)
     sql = (
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(c) for c in columns)}) VALUES {values}"
@@ -114,4 +107,20 @@ def _statement(
         sql += " ON CONFLICT DO NOTHING"
     if returning is not None:
         sql += f" RETURNING {quote(returning)}"
-    return sql
+    return driver_sql(dialect, sql)
+
+
+def marks(n: int) -> str:
+    """`?, ?, ?` for n values (an IN list, a row of VALUES), for `driver_sql`."""
+    return ", ".join("?" * n)
+
+
+def driver_sql(dialect: Any, sql: str) -> str:
+    """SQL written with `?` placeholders (and no `?` anywhere else) in the driver's own
+    style, for `exec_driver_sql`: as is for sqlite3, `$1, $2, ...` for asyncpg. The hot
+    reads and writes of a push go this way: building, caching and binding a SQLAlchemy
+    statement with a hundred parameters costs more than running it."""
+    if dialect.paramstyle == "qmark":
+        return sql
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cases.models import Case, Dispatch, Packet
+from cases.sql import driver_sql, marks
 from sync.decide import Candidate, Decision, Held, Prior
 from sync.models import PacketConflict
 
-LOG, KEPT = Packet.__table__, PacketConflict.__table__
 CASES, DISPATCHES = Case.__table__, Dispatch.__table__
+LOG, KEPT = Packet.__tablename__, PacketConflict.__tablename__
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,8 @@ class Stored:
 
 async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored:
     """One reading of the log for every push of a group: three queries whatever its size.
-    Core columns (`LOG.c`), not ORM attributes: these are plain tuples, and the ORM's
-    compile and loading steps cost more than the queries on a replayed push."""
+    Plain tuples, not ORM objects: the ORM's compile and loading steps cost more than
+    the queries on a replayed push."""
     stored = Stored()
     seqs: dict[str, set[int]] = {}
     ids: set[str] = set()
@@ -89,28 +91,34 @@ async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored
             case_ids.update(p.case_id for p in w.packets)
     if not ids:
         return stored
-    by_device = [
-        and_(LOG.c.device_id == device, LOG.c.seq.in_(sorted(s))) for device, s in seqs.items()
-    ]
-    rows = await session.execute(
-        select(LOG.c.packet_id, LOG.c.device_id, LOG.c.seq, LOG.c.digest)
-        .add_columns(LOG.c.status, LOG.c.reason)
-        .where(or_(LOG.c.packet_id.in_(sorted(ids)), *by_device))
+    # Driver SQL (cases/sql.py): with a parameter per packet, SQLAlchemy's building and
+    # binding of these two statements cost more than running them.
+    dialect = session.bind.dialect
+    devices = sorted(seqs)
+    by_device = " OR ".join(
+        [f"(device_id = ? AND seq IN ({marks(len(seqs[d]))}))" for d in devices]
     )
-    for pid, dev, seq, dig, status, reason in rows:
+    conn = await session.connection()
+    rows = await conn.exec_driver_sql(
+        driver_sql(
+            dialect,
+            f"SELECT packet_id, device_id, seq, digest, status, reason FROM {LOG}"
+            f" WHERE packet_id IN ({marks(len(ids))}) OR {by_device}",
+        ),
+        (*sorted(ids), *_device_seqs(devices, seqs)),
+    )
+    for pid, dev, seq, dig, status, reason in rows.fetchall():
         stored.by_id[pid] = Prior(dev, dig, status, reason)
         if dev in seqs:
             stored.by_seq[(dev, seq)] = pid
-    kept_by_device = [
-        and_(KEPT.c.device_id == device, KEPT.c.seq.in_(sorted(s))) for device, s in seqs.items()
-    ]
-    kept = await session.execute(
-        select(KEPT.c.device_id, KEPT.c.seq)
-        .add_columns(KEPT.c.packet_id, KEPT.c.digest)
-        .where(or_(*kept_by_device))
-        .order_by(KEPT.c.id)
+    kept = await conn.exec_driver_sql(
+        driver_sql(
+            dialect,
+            f"SELECT device_id, seq, packet_id, digest FROM {KEPT} WHERE {by_device} ORDER BY id",
+        ),
+        tuple(_device_seqs(devices, seqs)),
     )
-    for dev, seq, pid, dig in kept:
+    for dev, seq, pid, dig in kept.fetchall():
         stored.conflicts.setdefault((dev, seq), set()).add(dig)
         stored.by_seq.setdefault((dev, seq), pid)  # a seq settled by a conflict is held
     if case_ids:
@@ -126,6 +134,11 @@ async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored
         )
         stored.dispatched.update((case_id, surveyor_id) for case_id, surveyor_id in dispatched)
     return stored
+
+
+def _device_seqs(devices: list[str], seqs: dict[str, set[int]]) -> list[Any]:
+    """The parameters of `by_device`: each device, then its seqs."""
+    return [x for d in devices for x in (d, *sorted(seqs[d]))]
 
 
 async def read_held(
