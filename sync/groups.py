@@ -27,6 +27,8 @@ from sync.push import Outcome, Push
 
 logger = logging.getLogger("kancha.sync")
 
+_MAX_DEVICES_REMEMBERED = 100_000
+
 Settle = Callable[[AsyncSession, Sequence[Push]], Awaitable[list[Outcome | Refusal]]]
 
 
@@ -50,6 +52,19 @@ class GroupCommit:
         self._tasks: set[asyncio.Task[None]] = set()
         self.groups = 0  # groups committed, and the pushes in them (for the benchmark)
         self.grouped_pushes = 0
+        # Each device's highest seq this process has seen settled: a lower bound of what
+        # is stored (another process may have settled more), so a push with a seq above it
+        # cannot be a pure replay and needs no reading to find out (sync/service.py).
+        self._settled_seq: dict[str, int] = {}
+
+    def settled_seq(self, device_id: str) -> int | None:
+        return self._settled_seq.get(device_id)
+
+    def saw_settled(self, device_id: str, seq: int) -> None:
+        if len(self._settled_seq) >= _MAX_DEVICES_REMEMBERED:
+            self._settled_seq.clear()
+        if seq > self._settled_seq.get(device_id, 0):
+            self._settled_seq[device_id] = seq
 
     async def submit(self, push: Push) -> Outcome:
         """Settle `push` with whatever else is queued; returns once it is committed."""
@@ -109,7 +124,9 @@ class GroupCommit:
             return
         self.groups += 1
         self.grouped_pushes += len(group)
-        for (_, future), answer in zip(group, answers, strict=True):
+        for (push, future), answer in zip(group, answers, strict=True):
+            if not isinstance(answer, Exception) and push.packets:
+                self.saw_settled(push.device_id, max(p.seq for p in push.packets))
             if future.done():
                 continue
             if isinstance(answer, Exception):

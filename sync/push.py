@@ -97,12 +97,6 @@ class Outcome:
     missing: list[int]
     clock_offset_ms: int
     media_wanted: list[str]
-    # Cases with newly accepted packets: their pull state must follow.
-    changed_case_ids: set[str] = field(default_factory=set)
-    # Of those, the cases that got milestones (anything but track): their timings follow.
-    milestone_case_ids: set[str] = field(default_factory=set)
-    # Newly accepted track packets (position fixes), as rows with Packet's attributes.
-    track: list[SimpleNamespace] = field(default_factory=list)
 
 
 class Regroup(Exception):
@@ -220,9 +214,6 @@ async def ingest_group(
             missing=s.missing,
             clock_offset_ms=s.offset_ms,
             media_wanted=[sha for sha in dict.fromkeys(referenced[id(s)]) if sha in missing_media],
-            changed_case_ids={r["case_id"] for r in s.accepted},
-            milestone_case_ids={r["case_id"] for r in s.accepted if r["kind"] != TRACK},
-            track=[SimpleNamespace(**r) for r in s.accepted if r["kind"] == TRACK],
         )
     return [a for a in answers if a is not None]
 

@@ -7,6 +7,8 @@ one writer, and replays run at read speed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,7 +20,9 @@ from sync.push import Outcome, Push, media_wanted, referenced_media, results_of
 from sync.settlement import settled_position
 
 
-async def replay_settled(session: AsyncSession, push: Push) -> Outcome | None:
+async def replay_settled(
+    session: AsyncSession, push: Push, saw_settled: Callable[[str, int], None] | None = None
+) -> Outcome | None:
     """The answer to a push whose every packet is already settled, read without writing.
 
     A tablet that lost an answer re-sends the same batch; nothing in it changes anything,
@@ -32,6 +36,8 @@ async def replay_settled(session: AsyncSession, push: Push) -> Outcome | None:
     device = found.first()
     if not packets or device is None or device.surveyor_id != surveyor.id:
         return None
+    if saw_settled is not None:  # what the caller may remember of the device
+        saw_settled(device_id, device.max_seq)
     if max(p.packet.seq for p in packets) > device.max_seq:
         return None  # a seq the device has never had settled: something here is new
     # Decided as a push would, against what is stored; anything to write means it is new.

@@ -106,10 +106,12 @@ class SyncService:
         tablet's monotonic clock at sending, if it sent it."""
         now = self.clock.now()
         push = Push(self.surveyor, device_id, sent_at, packets, now, boot_id, elapsed_ms)
-        async with self.push_turns, self.sessions.session(write=False) as reader:
-            settled = await replay_settled(reader, push)
-        if settled is not None:
-            return settled
+        known = self.groups.settled_seq(device_id)
+        if known is None or max((p.seq for p in packets), default=0) <= known:
+            async with self.push_turns, self.sessions.session(write=False) as reader:
+                settled = await replay_settled(reader, push, self.groups.saw_settled)
+            if settled is not None:
+                return settled
         return await self.groups.submit(push)
 
     async def pull(self, cursor: str | None) -> Pulled:
