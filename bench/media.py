@@ -187,6 +187,25 @@ def upload_mb_s(base: str, headers: dict, paths: list[Path]) -> float:
     return total / MiB / elapsed
 
 
+def curl_upload_mb_s(base: str, headers: dict, paths: list[Path]) -> float | None:
+    """The same PUTs by curl (a stock client, in C, over one connection): httpx on the same
+    two cores spends about as much CPU sending as the server does receiving, so this is
+    the figure that measures the server. None where curl is not installed."""
+    curl = shutil.which("curl")
+    if curl is None:
+        return None
+    args = [curl, "-sS", "--fail"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    for p in paths:
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        args += ["-o", "/dev/null", "-T", str(p), f"{base}/v1/media/{digest}"]
+    total = sum(p.stat().st_size for p in paths)
+    began = time.perf_counter()
+    subprocess.run(args, check=True)
+    return total / MiB / (time.perf_counter() - began)
+
+
 def thumbnails_per_second(paths: list[Path]) -> tuple[float, float]:
     began = time.perf_counter()
     for p in paths:
@@ -263,6 +282,7 @@ def main() -> int:
         folder = Path(tmp)
         (folder / "in").mkdir()
         (folder / "tus").mkdir()
+        (folder / "curl").mkdir()
         paths = make_photos(folder / "in", args.photos)
         mean_mb = sum(p.stat().st_size for p in paths) / len(paths) / MiB
         env = {
@@ -276,6 +296,8 @@ def main() -> int:
             headers = {"Authorization": f"Bearer {token_for(server.env, folder)}"}
             copy = plain_copy_mb_s(paths, folder / "copy")
             api = upload_mb_s(server.url, headers, paths)
+            curl_paths = make_photos(folder / "curl", args.photos, first=3000)
+            by_curl = curl_upload_mb_s(server.url, headers, curl_paths)
             tus_paths = make_photos(folder / "tus", args.photos, first=1000)
             tus = tus_mb_s(server.url, headers, tus_paths)
             photos_s, thumbs_s = thumbnails_per_second(paths)
@@ -291,6 +313,8 @@ def main() -> int:
         "upload_mb_per_s": round(api, 1),
         "plain_copy_mb_per_s": round(copy, 1),
         "upload_vs_copy_ratio": round(api / copy, 3),
+        "upload_by_curl_mb_per_s": by_curl and round(by_curl, 1),
+        "upload_by_curl_vs_copy_ratio": by_curl and round(by_curl / copy, 3),
         "tus_mb_per_s": round(tus, 1),
         "tus_vs_copy_ratio": round(tus / copy, 3),
         "tus_on_s3": s3_figures,

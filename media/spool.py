@@ -1,5 +1,6 @@
 """Writing a request body to a file at disk speed: chunks are gathered into large batches
-and each batch is hashed and written in a worker thread while the next one arrives.
+and each batch is hashed and written (in two worker threads at once) while the next one
+arrives.
 
 The chunks are written as they came (no joining into one buffer, so no extra copy), in
 order (a batch starts only once the one before it is written), and at most two batches
@@ -18,11 +19,24 @@ import anyio.to_thread
 WRITE_BATCH = 1024 * 1024  # bytes gathered before one threaded hash+write
 
 
-def _write(f: BinaryIO, chunks: list[bytes], hasher: hashlib._Hash | None) -> None:
+def _write(f: BinaryIO, chunks: list[bytes]) -> None:
     for chunk in chunks:
         f.write(chunk)  # larger than the file's buffer: straight to the OS, uncopied
+
+
+def _hash(hasher: hashlib._Hash, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        hasher.update(chunk)
+
+
+async def _hash_and_write(f: BinaryIO, chunks: list[bytes], hasher: hashlib._Hash | None) -> None:
+    """Both release the GIL: in two threads a batch costs the slower of the two, not both."""
+    write = asyncio.ensure_future(anyio.to_thread.run_sync(_write, f, chunks))
+    try:
         if hasher is not None:
-            hasher.update(chunk)
+            await anyio.to_thread.run_sync(_hash, hasher, chunks)
+    finally:
+        await write
 
 
 class Spool:
@@ -47,9 +61,7 @@ class Spool:
             self.writing = None
         if self.batch:
             batch, self.batch, self.batched = self.batch, [], 0
-            self.writing = asyncio.ensure_future(
-                anyio.to_thread.run_sync(_write, self.f, batch, self.hasher)
-            )
+            self.writing = asyncio.ensure_future(_hash_and_write(self.f, batch, self.hasher))
 
     async def drain(self) -> None:
         """Everything added so far is written (not yet fsynced)."""
