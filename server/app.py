@@ -46,6 +46,7 @@ from server.settings import Settings, SettingsError
 from server.worker import working
 from sync.groups import GroupCommit
 from sync.push import ingest_group
+from sync.service import SyncLimits, SyncRuntime
 
 ROUTES = [
     health,
@@ -84,6 +85,16 @@ def create_app(
         max_packets=settings.push_group_packets,
         writers=1 if database.is_sqlite else settings.push_writers,
     )
+    sync_runtime = SyncRuntime(
+        sessions=database,
+        clock=clock,
+        limits=SyncLimits(settings.max_batch_packets, settings.max_batch_bytes),
+        push_turns=push_turns,
+        groups=push_groups,
+        timing_limits=limits,
+        rules=rules,
+        stale_fix=stale_fix,
+    )
     try:
         media = media_runtime(settings, database, clock, store)
     except ValueError as exc:  # an unusable KANCHA_MEDIA_URL (or S3 endpoint)
@@ -120,8 +131,7 @@ def create_app(
             "rules": Provide(lambda: rules, use_cache=True, sync_to_thread=False),
             "load": Provide(lambda: load, use_cache=True, sync_to_thread=False),
             "stale_fix": Provide(lambda: stale_fix, use_cache=True, sync_to_thread=False),
-            "push_turns": Provide(lambda: push_turns, use_cache=True, sync_to_thread=False),
-            "push_groups": Provide(lambda: push_groups, use_cache=True, sync_to_thread=False),
+            "sync_runtime": Provide(lambda: sync_runtime, use_cache=True, sync_to_thread=False),
             "sync": Provide(provide_sync_service, sync_to_thread=False),
             "media": Provide(provide_media, sync_to_thread=False),
             "cases": Provide(provide_case_service, sync_to_thread=False),

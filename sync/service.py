@@ -10,7 +10,7 @@ the tablet hears the answer: nothing is acknowledged before it is durable.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -60,31 +60,40 @@ class Pulled:
     missing_documents: dict[str, list[str]]
 
 
+@dataclass(frozen=True)
+class SyncRuntime:
+    """What every sync request shares, built once per app: one dependency rather than ten
+    (the framework resolves sibling dependencies as concurrent tasks, at a cost per push)."""
+
+    sessions: Sessions
+    clock: Clock
+    limits: SyncLimits
+    push_turns: asyncio.Semaphore
+    groups: GroupCommit
+    timing_limits: Limits
+    rules: IntakeRules
+    stale_fix: timedelta = DEFAULT_STALE_FIX  # a GPS fix older than this is stale
+
+
 class SyncService:
     def __init__(
-        self,
-        session: AsyncSession,
-        *,
-        sessions: Sessions,
-        clock: Clock,
-        limits: SyncLimits,
-        push_turns: asyncio.Semaphore,
-        groups: GroupCommit,
-        surveyor: User,
-        timing_limits: Limits,
-        rules: IntakeRules,
-        stale_fix: timedelta = DEFAULT_STALE_FIX,
+        self, request_session: Callable[[], AsyncSession], runtime: SyncRuntime, surveyor: User
     ) -> None:
-        self.session = session  # the request's (pull); pushes are written by `groups`
-        self.sessions = sessions
-        self.clock = clock
-        self.limits = limits
-        self.push_turns = push_turns
-        self.groups = groups
+        # The request's session (pull), made on first use: pushes are written by `groups`.
+        self._request_session = request_session
+        self.sessions = runtime.sessions
+        self.clock = runtime.clock
+        self.limits = runtime.limits
+        self.push_turns = runtime.push_turns
+        self.groups = runtime.groups
         self.surveyor = surveyor
-        self.timing_limits = timing_limits
-        self.rules = rules
-        self.stale_fix = stale_fix  # a GPS fix older than this before the event is stale
+        self.timing_limits = runtime.timing_limits
+        self.rules = runtime.rules
+        self.stale_fix = runtime.stale_fix
+
+    @property
+    def session(self) -> AsyncSession:
+        return self._request_session()
 
     def push_turn(self) -> asyncio.Semaphore:
         """Held (`async with`) while a push is decoded, and again while it is checked

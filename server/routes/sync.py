@@ -7,8 +7,6 @@ published through a documentation-only dependency (see `_documents_push_body`).
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from typing import Annotated
 
 import msgspec
@@ -17,23 +15,17 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import QueryParameter
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.clock import Clock
-from cases.intake import IntakeRules, assigned_to
-from cases.limits import Limits
-from cases.models import User
+from cases.intake import assigned_to
 from cases.refusal import Refusal
 from cases.values import AwareTime, Identifier, time_out_of_range
-from server.auth import roles
-from server.db import Database
+from server.auth import provide_user, roles
+from server.db import provide_session
 from server.openapi import PushOperation, errors
 from server.routes.board import RunningTiming, running_timing
 from server.routes.cases import CaseView, case_view
-from server.settings import Settings
 from sync import wire
 from sync.decide import Status
-from sync.groups import GroupCommit
 from sync.packets import (
     MAX_ELAPSED_MS,
     BootId,
@@ -45,7 +37,7 @@ from sync.packets import (
     verbatim_digest,
 )
 from sync.push import Incoming
-from sync.service import SyncLimits, SyncService
+from sync.service import SyncRuntime, SyncService
 from sync.wire import JSON, MSGPACK
 
 MSGPACK_TYPES = ("application/msgpack", "application/x-msgpack", "application/vnd.msgpack")
@@ -159,29 +151,15 @@ def decode_push(
 
 
 def provide_sync_service(
-    db_session: NamedDependency[AsyncSession],
-    database: NamedDependency[Database],
-    clock: NamedDependency[Clock],
-    settings: NamedDependency[Settings],
-    push_turns: NamedDependency[asyncio.Semaphore],
-    push_groups: NamedDependency[GroupCommit],
-    user: NamedDependency[User],
-    limits: NamedDependency[Limits],
-    rules: NamedDependency[IntakeRules],
-    stale_fix: NamedDependency[timedelta],
+    request: Request, sync_runtime: NamedDependency[SyncRuntime]
 ) -> SyncService:
-    """The request's sync, for the surveyor it authenticates."""
+    """The request's sync, for the surveyor it authenticates; its session is the request's
+    (committed or rolled back before the answer, server/db.py), made only if used."""
+    database = sync_runtime.sessions
     return SyncService(
-        db_session,
-        sessions=database,
-        clock=clock,
-        limits=SyncLimits(settings.max_batch_packets, settings.max_batch_bytes),
-        push_turns=push_turns,
-        groups=push_groups,
-        surveyor=user,
-        timing_limits=limits,
-        rules=rules,
-        stale_fix=stale_fix,
+        lambda: provide_session(database, request.scope),  # type: ignore[arg-type]
+        sync_runtime,
+        provide_user(request),
     )
 
 
