@@ -72,13 +72,20 @@ class Decision:
     write: Literal["log", "conflict"] | None = None
 
 
+# The common decisions, made once (frozen, so shared): a push decides one per packet.
+_DUPLICATE = Decision("duplicate")
+_ACCEPTED = Decision("accepted", None, "log")
+_HELD = Decision("held", HELD, "log")
+_UNKNOWN_CASE = Decision("rejected", UNKNOWN_CASE, "log")
+
+
 def decide(packet: Candidate, held: Held) -> Decision:
     """One packet against what is held (the contract's rules, in order)."""
     prior = held.by_id.get(packet.packet_id)
     if prior is not None and prior.device_id == held.device_id and prior.digest == packet.digest:
         if prior.status == "rejected":
             return Decision("rejected", prior.reason)  # sending it again: the same rejection
-        return Decision("duplicate")
+        return _DUPLICATE
     if prior is not None or packet.seq in held.by_seq:
         # Its packet_id is held with other content or by another device, or its seq by
         # another packet: what was stored first stays, this is kept once for the desk.
@@ -87,10 +94,10 @@ def decide(packet: Candidate, held: Held) -> Decision:
     if packet.refusal is not None:
         return Decision("rejected", packet.refusal, "log")
     if packet.case_id not in held.known_cases:
-        return Decision("rejected", UNKNOWN_CASE, "log")
+        return _UNKNOWN_CASE
     if packet.case_id not in held.ever_mine:
-        return Decision("held", HELD, "log")
-    return Decision("accepted", None, "log")
+        return _HELD
+    return _ACCEPTED
 
 
 def decide_batch(packets: Iterable[Candidate], held: Held) -> list[Decision]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.sql import insert
+from cases.sql import insert, insert_rows
 from sync.clock_offsets import (
     OFFSET_WINDOW,
     OFFSET_WINDOW_SAMPLES,
@@ -169,8 +169,7 @@ class ClockOffsets:
         return estimate_offset_ms(recent, now)
 
     async def save(self, session: AsyncSession) -> None:
-        if self.samples:
-            await session.execute(insert(session, SAMPLES), self.samples)
+        await insert_rows(await session.connection(), SAMPLES, self.samples)
 
 
 async def estimate_offset(
