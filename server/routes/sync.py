@@ -143,7 +143,8 @@ def decode_push(
         verbatim = bytes(raw)
         packet = wire.decode(verbatim, Packet, fmt, prefix=f"packets[{i}]")
         check_data(packet, at=f"packets[{i}]", raw=verbatim)
-        if (reason := refusal(packet)) is not None:
+        # What JSON decodes to JSON can carry: only MessagePack brings bin, ext, timestamps.
+        if fmt == MSGPACK and (reason := refusal(packet)) is not None:
             incoming.append(Incoming(packet, verbatim, fmt, verbatim_digest(verbatim), reason))
         else:
             incoming.append(Incoming(packet, verbatim, fmt, digest(packet)))
