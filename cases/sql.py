@@ -124,3 +124,16 @@ def driver_sql(dialect: Any, sql: str) -> str:
         return sql
     parts = sql.split("?")
     return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def bind_value(column: Any, dialect: Any, value: Any) -> Any:
+    """`value` as the driver takes it for `column` (what SQLAlchemy would bind), for
+    `driver_sql` statements."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process else value
+
+
+def loader(column: Any, dialect: Any) -> Any:
+    """What turns a driver's value of `column` into SQLAlchemy's (e.g. SQLite's text of a
+    datetime into an aware UTC datetime), for rows of `driver_sql` statements."""
+    return column.type.dialect_impl(dialect).result_processor(dialect, None) or (lambda v: v)

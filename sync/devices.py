@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.sql import insert, insert_rows
+from cases.sql import bind_value, driver_sql, insert, insert_rows, loader
 from sync.clock_offsets import (
     OFFSET_WINDOW,
     OFFSET_WINDOW_SAMPLES,
@@ -119,26 +119,25 @@ async def recent_samples(
             .limit(OFFSET_WINDOW_SAMPLES)
         )
         return {devices[0]: list(reversed(rows.all()))}
-    ranked = (
-        select(SAMPLES.c.device_id, SAMPLES.c.received_at, SAMPLES.c.offset_ms)
-        .add_columns(
-            func.row_number()
-            .over(partition_by=SAMPLES.c.device_id, order_by=SAMPLES.c.id.desc())
-            .label("newest")
-        )
-        .where(SAMPLES.c.device_id.in_(devices))
-        .where(SAMPLES.c.received_at >= since)
-        .subquery()
+    # Each device's newest samples by its index, however many it has in the window (a
+    # tablet pushing every few seconds has thousands): one limited walk per device.
+    dialect = session.bind.dialect
+    one = (
+        f"SELECT * FROM (SELECT device_id, received_at, offset_ms, id FROM {SAMPLES.name}"
+        f" WHERE device_id = ? AND received_at >= ? ORDER BY id DESC"
+        f" LIMIT {OFFSET_WINDOW_SAMPLES}) AS newest"
     )
-    rows = await session.execute(
-        select(ranked.c.device_id, ranked.c.received_at, ranked.c.offset_ms)
-        .where(ranked.c.newest <= OFFSET_WINDOW_SAMPLES)
-        .order_by(ranked.c.device_id, ranked.c.newest.desc())
+    after = bind_value(SAMPLES.c.received_at, dialect, since)
+    conn = await session.connection()
+    rows = await conn.exec_driver_sql(
+        driver_sql(dialect, " UNION ALL ".join([one] * len(devices))),
+        tuple(x for device_id in devices for x in (device_id, after)),
     )
-    recent: dict[str, list[tuple[datetime, int]]] = {}
-    for device_id, at, ms in rows:
-        recent.setdefault(device_id, []).append((at, ms))
-    return recent
+    load = loader(SAMPLES.c.received_at, dialect)
+    recent: dict[str, list[tuple[int, datetime, int]]] = {}
+    for device_id, at, ms, row_id in rows.fetchall():
+        recent.setdefault(device_id, []).append((row_id, load(at), ms))
+    return {d: [(at, ms) for _, at, ms in sorted(samples)] for d, samples in recent.items()}
 
 
 class ClockOffsets:

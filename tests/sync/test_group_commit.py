@@ -16,6 +16,7 @@ from cases.models import Packet, User
 from cases.refusal import Conflict
 from cases.timeline import DEFAULT_STALE_FIX
 from server.routes.sync import decode_push
+from sync.devices import estimate_offset
 from sync.groups import GroupCommit
 from sync.models import ClockSample, Device
 from sync.push import Push, ingest_group
@@ -130,3 +131,34 @@ async def test_concurrent_http_pushes_each_hear_their_own_answer(client, tokens,
         assert {r["status"] for r in results} == {"accepted"}
         assert answer.json()["acked_through"] == 5
     assert await count(db, Packet) == len(bodies) * 5
+
+
+async def test_a_group_reads_each_devices_own_newest_clock_samples(db, tokens, clock):
+    """Each push of a group is estimated from its device's newest samples only (the last
+    eight, by the device's index), as a push alone would be: older readings, which would
+    win the minimum, stay out, and another device's never come in."""
+    sv1 = await _user(db, "sv1")
+    groups = GroupCommit(db, settle, max_packets=1000)
+    base = clock.now()
+    history = {  # device -> offsets (ms) of its earlier pushes, oldest first
+        new_id(): [1_000] * 4 + [60_000 + i * 10 for i in range(4, 12)],
+        new_id(): [-90_000] * 4 + [-30_000 + i * 10 for i in range(4, 12)],
+    }
+
+    def sent(device: str, now, offset_ms: int):
+        sent_at = (now - timedelta(milliseconds=offset_ms)).isoformat()
+        return _push(sv1, push_body(device, [], sent_at=sent_at), now)
+
+    for i in range(12):  # one push at a time: each its own group
+        now = base + timedelta(seconds=i)
+        for device, offsets in history.items():
+            await _submit_together(groups, [sent(device, now, offsets[i])])
+    now = base + timedelta(seconds=100)
+    a, b = history
+    together = [sent(a, now, 70_000), sent(b, now, -20_000)]
+    async with db.session(write=False) as session:  # the one-device path, for comparison
+        alone = [await estimate_offset(session, p.device_id, p.sent_at, now) for p in together]
+
+    answers = await _submit_together(groups, together)
+
+    assert [x.clock_offset_ms for x in answers] == alone == [60_050, -29_950]
