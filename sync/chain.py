@@ -19,10 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.sql import insert_rows
+from cases.sql import driver_sql, insert_rows
 from sync.models import PacketChain
 
 VERSION = "kancha-chain-1"
@@ -165,17 +164,17 @@ async def chain_heads(
     wanted = sorted(set(device_ids))
     if not wanted:
         return {}
-    last = (
-        select(PacketChain.device_id, func.max(PacketChain.n))
-        .where(PacketChain.device_id.in_(wanted))
-        .group_by(PacketChain.device_id)
+    # One walk down each device's key for its last link: a GROUP BY max(n) reads every link
+    # the devices ever had (15 ms for 40 tablets of 5,000 packets each, and growing).
+    one = (
+        f"SELECT * FROM (SELECT device_id, n, digest FROM {PacketChain.__tablename__}"
+        " WHERE device_id = ? ORDER BY n DESC LIMIT 1) AS head"
     )
-    rows = await session.execute(
-        select(PacketChain.device_id, PacketChain.n, PacketChain.digest).where(
-            tuple_(PacketChain.device_id, PacketChain.n).in_(last)
-        )
+    conn = await session.connection()
+    rows = await conn.exec_driver_sql(
+        driver_sql(session.bind.dialect, " UNION ALL ".join([one] * len(wanted))), tuple(wanted)
     )
-    return {device: (n, digest) for device, n, digest in rows}
+    return {device: (n, digest) for device, n, digest in rows.fetchall()}
 
 
 async def extend_chains(session: AsyncSession, entries: Sequence[ChainInput]) -> None:
