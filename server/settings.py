@@ -53,8 +53,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A GPS fix older than an event's other times (its monotonic or corrected device time)
     # by more than this is flagged stale_fix and not taken as the event's time.
     stale_fix_seconds: int = 300
-    # Push batches beyond these are refused whole (413).
-    max_batch_packets: int = 500
+    # Push batches beyond these are refused whole (413). At most 10,000 packets: a group's
+    # reading of the log binds two values per packet, within the drivers' 32,766.
+    max_batch_packets: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
     max_batch_bytes: int = 5 * MiB
     # Largest media object accepted (413 above).
     max_media_bytes: int = 50 * MiB
@@ -112,7 +113,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_log: bool = False
     # Group commit (sync/groups.py): pushes queued while a write is under way are settled
     # together, up to this many packets per transaction.
-    push_group_packets: int = 2000
+    push_group_packets: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 2000
     # On PostgreSQL, how many groups one process writes at once (SQLite: always one).
     push_writers: int = 1
 
@@ -144,7 +145,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         try:
             return msgspec.convert(raw, cls, strict=False)
         except msgspec.ValidationError as exc:
-            raise SettingsError(f"{_env_name(str(exc))}: {exc}") from None
+            message = str(exc).rsplit(" - at `$.", 1)[0]
+            raise SettingsError(f"{_env_name(str(exc))}: {message}") from None
 
     @property
     def intake_rules(self) -> IntakeRules:

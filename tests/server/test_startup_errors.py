@@ -47,8 +47,25 @@ def serve_refused(tmp_path, **env: str) -> str:
             {"KANCHA_DATA_DIR": "/proc/kancha"},
             "kancha: KANCHA_DATA_DIR: cannot create /proc/kancha: No such file or directory",
         ),
+        (
+            {"KANCHA_PUSH_GROUP_PACKETS": "20000"},
+            "kancha: KANCHA_PUSH_GROUP_PACKETS: Expected `int` <= 10000",
+        ),
+        (
+            {"KANCHA_MAX_BATCH_PACKETS": "0"},
+            "kancha: KANCHA_MAX_BATCH_PACKETS: Expected `int` >= 1",
+        ),
     ],
-    ids=["media-url", "postgresql-without-asyncpg", "database-url", "number", "float", "data-dir"],
+    ids=[
+        "media-url",
+        "postgresql-without-asyncpg",
+        "database-url",
+        "number",
+        "float",
+        "data-dir",
+        "group-packets-bound",
+        "batch-packets-bound",
+    ],
 )
 def test_unusable_setting_is_one_line(tmp_path, env, expected):
     assert serve_refused(tmp_path, **env) == expected
