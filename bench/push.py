@@ -12,6 +12,7 @@ asyncpg executemany and COPY. Prints one JSON object; the server's RSS is read f
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
         [--writers 1]   # groups written at once per process (PostgreSQL)
         [--hold 32x50]   # print the server pid, then run only that configuration
+        [--server-latency]   # also p50/p99 as the server's access log times them
 """
 
 from __future__ import annotations
@@ -143,9 +144,33 @@ async def _setup(client, dispatcher: str, surveyors: list[str]) -> list[tuple[di
     return tablets
 
 
-async def _configuration(client, tablets, n, batch, seconds, pid, raw_dir, pg_dsn) -> dict:
+def _log_size(log: Path | None) -> int:
+    return log.stat().st_size if log is not None else 0
+
+
+def _server_latency(log: Path, start: int, end: int) -> dict[str, float]:
+    """p50/p99 of the pushes' `duration_ms` in the server's access log between two offsets:
+    the server's own time, without the bench client's (which shares the cores)."""
+    with open(log, "rb") as f:
+        f.seek(start)
+        lines = f.read(end - start).splitlines()
+    durations = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("path") == "/v1/sync/push":
+            durations.append(entry["duration_ms"] / 1000)
+    return {"p50": _pct(durations, 0.5), "p99": _pct(durations, 0.99)} if durations else {}
+
+
+async def _configuration(
+    client, tablets, n, batch, seconds, pid, raw_dir, pg_dsn, log: Path | None = None
+) -> dict:
     sent: list[tuple[dict, dict]] = []
     new_lat: list[float] = []
+    logged = [_log_size(log)]
     cpu = _cpu_s(pid)
     started = time.perf_counter()
     deadline = started + seconds
@@ -155,12 +180,16 @@ async def _configuration(client, tablets, n, batch, seconds, pid, raw_dir, pg_ds
     new_elapsed = time.perf_counter() - started
     new_cpu = _cpu_s(pid) - cpu
     packets = len(sent) * batch
+    await asyncio.sleep(0.1)  # the last answers' log lines
+    logged.append(_log_size(log))
     dup_lat: list[float] = []
     cpu = _cpu_s(pid)
     started = time.perf_counter()
     await _replay(client, sent, dup_lat, n)
     dup_elapsed = time.perf_counter() - started
     dup_cpu = _cpu_s(pid) - cpu
+    await asyncio.sleep(0.1)
+    logged.append(_log_size(log))
     new_rate, dup_rate = packets / new_elapsed, packets / dup_elapsed
     bodies = [body for _, body in sent]
     raw = raw_sqlite(raw_dir / f"raw-{n}x{batch}.db", bodies)
@@ -175,6 +204,14 @@ async def _configuration(client, tablets, n, batch, seconds, pid, raw_dir, pg_ds
         "new_latency_ms": {"p50": _pct(new_lat, 0.5), "p99": _pct(new_lat, 0.99)},
         "duplicate_latency_ms": {"p50": _pct(dup_lat, 0.5), "p99": _pct(dup_lat, 0.99)},
         "duplicate_to_new": round(dup_rate / new_rate, 2),
+        **(
+            {
+                "server_new_latency_ms": _server_latency(log, logged[0], logged[1]),
+                "server_duplicate_latency_ms": _server_latency(log, logged[1], logged[2]),
+            }
+            if log is not None
+            else {}
+        ),
         "server_cpu_ms_per_new_push": round(new_cpu * 1000 / len(sent), 2),
         "server_cpu_ms_per_duplicate_push": round(dup_cpu * 1000 / len(sent), 2),
         "raw_sqlite3_packets_per_s": round(raw),
@@ -217,6 +254,11 @@ async def main() -> None:
         "--writers", type=int, default=1, help="KANCHA_PUSH_WRITERS (PostgreSQL only)"
     )
     parser.add_argument("--hold", default="", help="TxB: print the pid, wait 3 s, run it only")
+    parser.add_argument(
+        "--server-latency",
+        action="store_true",
+        help="also p50/p99 from the server's access log (costs the server a line per request)",
+    )
     args = parser.parse_args()
     configs = [(n, b) for b in args.batches for n in args.tablets]
     if args.hold:
@@ -224,6 +266,8 @@ async def main() -> None:
         configs = [(n, b)]
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("KANCHA_")}
+    if args.server_latency:
+        env["KANCHA_ACCESS_LOG"] = "1"
     scratch, pg_dsn = "", ""
     if args.database_url:
         scratch, pg_dsn = await _scratch_database(args.database_url)
@@ -238,14 +282,19 @@ async def main() -> None:
             surveyors = [
                 _kancha(env, "user", "add", f"sv{i}", "--role", "surveyor") for i in range(most)
             ]
+            log = Path(tmp) / "access.log" if args.server_latency else None
+            # The server's stderr: its access log when asked for, else nothing.
+            err = os.open(log, os.O_WRONLY | os.O_CREAT) if log else subprocess.DEVNULL
             port = _free_port()
             server = subprocess.Popen(  # noqa: ASYNC220 (started once, before any load)
                 [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
                 env=env,
                 cwd=ROOT,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=err,
             )
+            if log:
+                os.close(err)  # the server holds its own copy
             try:
                 limits = httpx.Limits(max_connections=most * 2)
                 url = f"http://127.0.0.1:{port}"
@@ -266,6 +315,7 @@ async def main() -> None:
                                 server.pid,
                                 Path(tmp),
                                 pg_dsn,
+                                log,
                             )
                         )
                     final = _rss_mib(server.pid)
