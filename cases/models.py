@@ -37,6 +37,14 @@ NAMING = {
 }
 
 
+def _in_utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:
+        return value
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out, on SQLite (no tz) and PostgreSQL alike."""
 
@@ -46,10 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[override]
         if value is None:
             return None
-        if value.tzinfo is not UTC:
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            value = value.astimezone(UTC)
+        value = _in_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def bind_processor(self, dialect):  # type: ignore[override]
@@ -61,11 +66,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is not UTC:
-                if value.tzinfo is None:
-                    raise ValueError("naive datetime given to a UTC column")
-                value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return _in_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
         return process
 
