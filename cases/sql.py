@@ -50,9 +50,8 @@ async def insert_rows(
     if not rows:
         return []
     dialect = conn.dialect
-    columns = list(rows[0])
-    plan = _plan(table, tuple(columns), dialect)
-    processors, per_row = plan
+    columns = tuple(rows[0])
+    processors = _processors(table, columns, dialect)
     out: list[Any] = []
     step = max(1, _MAX_PARAMS // len(columns))
     for start in range(0, len(rows), step):
@@ -61,30 +60,31 @@ async def insert_rows(
         extend = params.extend
         for row in chunk:
             extend([p(row[c]) if p else row[c] for c, p in processors])
-        sql = _statement(
-            table, tuple(columns), len(chunk), dialect, per_row, skip_conflicts, returning
-        )
+        sql = _statement(table, columns, len(chunk), dialect, skip_conflicts, returning)
         result = await conn.exec_driver_sql(sql, tuple(params))
         if returning is not None:
             out += [r[0] for r in result.fetchall()]
     return out
 
 
-_plans: dict[tuple, tuple] = {}
+_Processors = list[tuple[str, Any]]
+_plans: dict[tuple, _Processors] = {}
 
 
-def _plan(table: Table, columns: tuple[str, ...], dialect: Any) -> tuple:
+def _processors(table: Table, columns: tuple[str, ...], dialect: Any) -> _Processors:
+    """Each column with its bind processor (None: taken as is), made once per shape."""
     key = (table, columns, dialect.name)
-    if (plan := _plans.get(key)) is None:
+    if (processors := _plans.get(key)) is None:
         missing = [c for c in table.c if c.name not in columns and c.default is not None]
         if missing:
             raise ValueError(f"insert_rows into {table.name}: rows lack {missing[0].name}")
-        processors = [
-            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for name in columns
-        ]
-        plan = _plans[key] = (processors, len(columns))
-    return plan
+        processors = [(name, _bind_processor(table.c[name], dialect)) for name in columns]
+        _plans[key] = processors
+    return processors
+
+
+def _bind_processor(column: Any, dialect: Any) -> Any:
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 @functools.lru_cache(maxsize=256)
@@ -93,12 +93,11 @@ def _statement(
     columns: tuple[str, ...],
     n_rows: int,
     dialect: Any,
-    per_row: int,
     skip_conflicts: bool,
     returning: str | None,
 ) -> str:
     quote = dialect.identifier_preparer.quote
-    values = ", ".join([f"({marks(per_row)})"] * n_rows)
+    values = ", ".join([f"({marks(len(columns))})"] * n_rows)
     sql = (
         f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(c) for c in columns)}) VALUES {values}"
@@ -126,10 +125,28 @@ def driver_sql(dialect: Any, sql: str) -> str:
     return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
 
 
+# SQLite refuses a compound SELECT of more than 500 terms; a storm's group holds more devices.
+_MAX_TERMS = 400
+
+
+async def select_each(conn: AsyncConnection, one: str, params: Sequence[tuple]) -> list[Any]:
+    """The rows of `one` (a SELECT with `?` placeholders) for every tuple in `params`, as
+    UNION ALLs of a few hundred terms: one indexed walk per tuple (a device's newest rows,
+    say) where a window function or GROUP BY would read all of every device's history."""
+    term = f"SELECT * FROM ({one}) AS term"
+    rows: list[Any] = []
+    for start in range(0, len(params), _MAX_TERMS):
+        part = params[start : start + _MAX_TERMS]
+        sql = driver_sql(conn.dialect, " UNION ALL ".join([term] * len(part)))
+        result = await conn.exec_driver_sql(sql, tuple(x for p in part for x in p))
+        rows += result.fetchall()
+    return rows
+
+
 def bind_value(column: Any, dialect: Any, value: Any) -> Any:
     """`value` as the driver takes it for `column` (what SQLAlchemy would bind), for
     `driver_sql` statements."""
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    process = _bind_processor(column, dialect)
     return process(value) if process else value
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.sql import driver_sql, insert_rows
+from cases.sql import insert_rows, select_each
 from sync.models import PacketChain
 
 VERSION = "kancha-chain-1"
@@ -166,15 +166,13 @@ async def chain_heads(
         return {}
     # One walk down each device's key for its last link: a GROUP BY max(n) reads every link
     # the devices ever had (15 ms for 40 tablets of 5,000 packets each, and growing).
-    one = (
-        f"SELECT * FROM (SELECT device_id, n, digest FROM {PacketChain.__tablename__}"
-        " WHERE device_id = ? ORDER BY n DESC LIMIT 1) AS head"
+    rows = await select_each(
+        await session.connection(),
+        f"SELECT device_id, n, digest FROM {PacketChain.__tablename__}"
+        " WHERE device_id = ? ORDER BY n DESC LIMIT 1",
+        [(device_id,) for device_id in wanted],
     )
-    conn = await session.connection()
-    rows = await conn.exec_driver_sql(
-        driver_sql(session.bind.dialect, " UNION ALL ".join([one] * len(wanted))), tuple(wanted)
-    )
-    return {device: (n, digest) for device, n, digest in rows.fetchall()}
+    return {device: (n, digest) for device, n, digest in rows}
 
 
 async def extend_chains(session: AsyncSession, entries: Sequence[ChainInput]) -> None:

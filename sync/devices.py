@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.sql import bind_value, driver_sql, insert, insert_rows, loader
+from cases.sql import bind_value, insert, insert_rows, loader, select_each
 from sync.clock_offsets import (
     OFFSET_WINDOW,
     OFFSET_WINDOW_SAMPLES,
@@ -110,32 +110,20 @@ async def recent_samples(
 ) -> dict[str, list[tuple[datetime, int]]]:
     """Each device's newest OFFSET_WINDOW_SAMPLES clock samples since `since`, oldest first:
     all that `estimate_offset_ms` keeps, whatever this group adds to them."""
-    devices = sorted(set(device_ids))
-    if len(devices) == 1:  # a replay, or a group of one tablet: walk its index backwards
-        rows = await session.execute(
-            select(SAMPLES.c.received_at, SAMPLES.c.offset_ms)
-            .where(SAMPLES.c.device_id == devices[0], SAMPLES.c.received_at >= since)
-            .order_by(SAMPLES.c.id.desc())
-            .limit(OFFSET_WINDOW_SAMPLES)
-        )
-        return {devices[0]: list(reversed(rows.all()))}
-    # Each device's newest samples by its index, however many it has in the window (a
-    # tablet pushing every few seconds has thousands): one limited walk per device.
-    dialect = session.bind.dialect
-    one = (
-        f"SELECT * FROM (SELECT device_id, received_at, offset_ms, id FROM {SAMPLES.name}"
-        f" WHERE device_id = ? AND received_at >= ? ORDER BY id DESC"
-        f" LIMIT {OFFSET_WINDOW_SAMPLES}) AS newest"
-    )
-    after = bind_value(SAMPLES.c.received_at, dialect, since)
+    # One walk back down each device's index, however many samples it has in the window (a
+    # tablet pushing every few seconds has thousands), not a window function over them all.
     conn = await session.connection()
-    rows = await conn.exec_driver_sql(
-        driver_sql(dialect, " UNION ALL ".join([one] * len(devices))),
-        tuple(x for device_id in devices for x in (device_id, after)),
+    after = bind_value(SAMPLES.c.received_at, conn.dialect, since)
+    rows = await select_each(
+        conn,
+        f"SELECT device_id, received_at, offset_ms, id FROM {SAMPLES.name}"
+        f" WHERE device_id = ? AND received_at >= ? ORDER BY id DESC"
+        f" LIMIT {OFFSET_WINDOW_SAMPLES}",
+        [(device_id, after) for device_id in sorted(set(device_ids))],
     )
-    load = loader(SAMPLES.c.received_at, dialect)
+    load = loader(SAMPLES.c.received_at, conn.dialect)
     recent: dict[str, list[tuple[int, datetime, int]]] = {}
-    for device_id, at, ms, row_id in rows.fetchall():
+    for device_id, at, ms, row_id in rows:
         recent.setdefault(device_id, []).append((row_id, load(at), ms))
     return {d: [(at, ms) for _, at, ms in sorted(samples)] for d, samples in recent.items()}
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cases.models import Case, Dispatch, Packet
 from cases.sql import driver_sql, marks
@@ -21,6 +21,7 @@ from sync.models import PacketConflict
 
 CASES, DISPATCHES = Case.__table__, Dispatch.__table__
 LOG, KEPT = Packet.__tablename__, PacketConflict.__tablename__
+_DEVICES_PER_READING = 400
 
 
 @dataclass(frozen=True)
@@ -77,50 +78,26 @@ class Stored:
 
 
 async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored:
-    """One reading of the log for every push of a group: three queries whatever its size.
-    Plain tuples, not ORM objects: the ORM's compile and loading steps cost more than
-    the queries on a replayed push."""
+    """One reading of the log for every push of a group: four queries, whatever its size
+    (two more for every 400 devices past the first 400). Plain tuples, not ORM objects: the
+    ORM's compile and loading steps cost more than the queries on a replayed push."""
     stored = Stored()
     seqs: dict[str, set[int]] = {}
-    ids: set[str] = set()
+    ids: dict[str, set[str]] = {}  # by the device that sends them
     case_ids: set[str] = set()
     for w in wanted:
         seqs.setdefault(w.device_id, set()).update(p.seq for p in w.packets)
-        ids.update(p.packet_id for p in w.packets)
+        ids.setdefault(w.device_id, set()).update(p.packet_id for p in w.packets)
         if w.surveyor_id is not None:
             case_ids.update(p.case_id for p in w.packets)
-    if not ids:
+    if not any(ids.values()):
         return stored
-    # Driver SQL (cases/sql.py): with a parameter per packet, SQLAlchemy's building and
-    # binding of these two statements cost more than running them.
-    dialect = session.bind.dialect
     devices = sorted(seqs)
-    by_device = " OR ".join(
-        [f"(device_id = ? AND seq IN ({marks(len(seqs[d]))}))" for d in devices]
-    )
     conn = await session.connection()
-    rows = await conn.exec_driver_sql(
-        driver_sql(
-            dialect,
-            f"SELECT packet_id, device_id, seq, digest, status, reason FROM {LOG}"
-            f" WHERE packet_id IN ({marks(len(ids))}) OR {by_device}",
-        ),
-        (*sorted(ids), *_device_seqs(devices, seqs)),
-    )
-    for pid, dev, seq, dig, status, reason in rows.fetchall():
-        stored.by_id[pid] = Prior(dev, dig, status, reason)
-        if dev in seqs:
-            stored.by_seq[(dev, seq)] = pid
-    kept = await conn.exec_driver_sql(
-        driver_sql(
-            dialect,
-            f"SELECT device_id, seq, packet_id, digest FROM {KEPT} WHERE {by_device} ORDER BY id",
-        ),
-        tuple(_device_seqs(devices, seqs)),
-    )
-    for dev, seq, pid, dig in kept.fetchall():
-        stored.conflicts.setdefault((dev, seq), set()).add(dig)
-        stored.by_seq.setdefault((dev, seq), pid)  # a seq settled by a conflict is held
+    # A few hundred devices per statement: SQLite's expression trees stop at depth 1000,
+    # and a storm's group holds more devices than that.
+    for start in range(0, len(devices), _DEVICES_PER_READING):
+        await _read_devices(conn, stored, devices[start : start + _DEVICES_PER_READING], seqs, ids)
     if case_ids:
         stored.known_cases.update(
             await session.scalars(select(CASES.c.id).where(CASES.c.id.in_(sorted(case_ids))))
@@ -134,6 +111,44 @@ async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored
         )
         stored.dispatched.update((case_id, surveyor_id) for case_id, surveyor_id in dispatched)
     return stored
+
+
+async def _read_devices(
+    conn: AsyncConnection,
+    stored: Stored,
+    devices: list[str],
+    seqs: dict[str, set[int]],
+    ids: dict[str, set[str]],
+) -> None:
+    """The log's and the kept conflicts' rows for these devices' packet_ids and seqs. Driver
+    SQL (cases/sql.py): with a parameter per packet, SQLAlchemy's building and binding of
+    these two statements cost more than running them."""
+    wanted_ids = sorted({i for d in devices for i in ids[d]})
+    by_device = " OR ".join(
+        [f"(device_id = ? AND seq IN ({marks(len(seqs[d]))}))" for d in devices]
+    )
+    rows = await conn.exec_driver_sql(
+        driver_sql(
+            conn.dialect,
+            f"SELECT packet_id, device_id, seq, digest, status, reason FROM {LOG}"
+            f" WHERE packet_id IN ({marks(len(wanted_ids))}) OR {by_device}",
+        ),
+        (*wanted_ids, *_device_seqs(devices, seqs)),
+    )
+    for pid, dev, seq, dig, status, reason in rows.fetchall():
+        stored.by_id[pid] = Prior(dev, dig, status, reason)
+        if dev in seqs:
+            stored.by_seq[(dev, seq)] = pid
+    kept = await conn.exec_driver_sql(
+        driver_sql(
+            conn.dialect,
+            f"SELECT device_id, seq, packet_id, digest FROM {KEPT} WHERE {by_device} ORDER BY id",
+        ),
+        tuple(_device_seqs(devices, seqs)),
+    )
+    for dev, seq, pid, dig in kept.fetchall():
+        stored.conflicts.setdefault((dev, seq), set()).add(dig)
+        stored.by_seq.setdefault((dev, seq), pid)  # a seq settled by a conflict is held
 
 
 def _device_seqs(devices: list[str], seqs: dict[str, set[int]]) -> list[Any]:

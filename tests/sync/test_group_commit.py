@@ -116,6 +116,22 @@ async def test_a_group_holds_at_most_max_packets(client, tokens, db, clock):
     assert await count(db, Packet) == 15
 
 
+async def test_a_storm_of_tablets_settles_in_one_group(client, tokens, db, clock):
+    """More devices in one group than SQLite takes terms in one compound SELECT (500): the
+    group's per-device readings (chain heads, clock samples) still settle it as one."""
+    case = await dispatched_case(client, tokens, "sv1")
+    sv1 = await _user(db, "sv1")
+    groups = GroupCommit(db, settle, max_packets=2000)
+    devices = [new_id() for _ in range(1100)]
+    for seq in (1, 2):  # the second round finds every device's chain and samples
+        bodies = [push_body(d, [packet(case["id"], seq, "note")]) for d in devices]
+        before = groups.groups
+        answers = await _submit_together(groups, [_push(sv1, b, clock.now()) for b in bodies])
+        assert groups.groups == before + 1
+        assert all(a.acked_through == seq for a in answers)
+    assert await count(db, Packet) == 2 * len(devices)
+
+
 async def test_concurrent_http_pushes_each_hear_their_own_answer(client, tokens, db):
     cases = [await dispatched_case(client, tokens, "sv1") for _ in range(4)]
     bodies = [
