@@ -88,13 +88,21 @@ async def finalize(
     *,
     now: datetime,
     exif_utc_offset_minutes: int,
+    hashed: str | None = None,
 ) -> bool:
     """Land a complete upload exactly like a PUT: a refusal of the bytes as raised (the part
-    file gone), any other failure as CompletionFailed (the part kept). True if new."""
+    file gone), any other failure as CompletionFailed (the part kept). True if new.
+
+    `hashed`: the part's SHA-256 where the PATCH that just wrote all of it hashed it as it
+    arrived (a full part cannot change since: any byte more is refused and cut off again);
+    otherwise (PATCHes in pieces, a recovery after a crash) the part is read and hashed."""
     with locked(uploads_dir, upload.id), _storing(upload):
         path = part_path(uploads_dir, upload.id)
         if path.exists():
-            sha256, size = await anyio.to_thread.run_sync(_hash_file, path)
+            if hashed is not None:
+                sha256, size = hashed, path.stat().st_size
+            else:
+                sha256, size = await anyio.to_thread.run_sync(_hash_file, path)
             if size != upload.length:
                 return False
             # The store consumes a second name of the part; the part itself goes only once

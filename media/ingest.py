@@ -3,13 +3,15 @@
 The same steps serve `PUT /v1/media/{sha256}` and a finished tus upload. Order matters for
 crashes: the bytes are fsynced and stored under their key before the `MediaObject` row is
 inserted, and the row commits with its thumbnail job, so a row always means stored bytes.
+The fsync of the spooled bytes runs while the file is checked (both wait on other things
+than the interpreter: the disk, and Pillow's C code), not one after the other.
 Anything refused is deleted before its `Refusal` is raised: nothing of it is kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import os
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +27,14 @@ from media.images import HEIC, HEIF, HEIF_DECODER, PDF, MediaFacts
 from media.images import describe as describe_file
 from media.models import MediaObject, ThumbnailJob
 from media.spool import Spool
-from media.store import SHA256_HEX, MediaStore, new_temp, object_key, remove_quietly
+from media.store import (
+    SHA256_HEX,
+    MediaStore,
+    fsync_file,
+    new_temp,
+    object_key,
+    remove_quietly,
+)
 
 
 def check_sha256(sha256: str) -> str:
@@ -47,13 +56,13 @@ class Received:
 
 def _finish(f: BinaryIO) -> None:
     f.flush()
-    os.fsync(f.fileno())
     f.close()
 
 
 async def receive(chunks: AsyncIterable[bytes], staging_dir: Path, max_bytes: int) -> Received:
-    """Spool a body to a fsynced temp file, hashing as it goes: one batch is hashed and
-    written in a thread while the next arrives (`media.spool`), then one fsync."""
+    """Spool a body to a temp file, hashing as it goes: one batch is hashed and written in
+    a thread while the next arrives (`media.spool`). Not fsynced yet: `accept` does that,
+    beside the check of the file."""
     path = new_temp(staging_dir, ".part")
     hasher = hashlib.sha256()
     size = 0
@@ -104,7 +113,13 @@ async def accept(
                 f"the bytes hash to {received.sha256}, not {expected_sha256}",
                 status=422,
             )
-        facts = await describe(received.path, exif_utc_offset_minutes)
+        # The store's put_file makes the file durable itself (a second fsync then finds
+        # nothing left to write); started here, the disk works while the file is checked.
+        synced = asyncio.ensure_future(anyio.to_thread.run_sync(fsync_file, received.path))
+        try:
+            facts = await describe(received.path, exif_utc_offset_minutes)
+        finally:
+            await synced
         await store.put_file(object_key(expected_sha256), received.path, facts.content_type)
     finally:
         remove_quietly(received.path)

@@ -267,14 +267,14 @@ class MediaService:
         if (s3 := self.s3) is not None:
             return upload, await self._append_s3(upload, s3, offset_header, checksum_header, chunks)
         with self.runtime.worker.upload():
-            new_offset = await tus.append(
+            appended = await tus.append(
                 upload,
                 uploads_dir,
                 offset_header=offset_header,
                 checksum_header=checksum_header,
                 chunks=chunks,
             )
-        if new_offset == upload.length:
+        if appended.offset == upload.length:
             await completion.finalize(
                 self.session,
                 upload,
@@ -282,8 +282,9 @@ class MediaService:
                 self.runtime.store,
                 now=self.clock.now(),
                 exif_utc_offset_minutes=self.settings.exif_utc_offset_minutes,
+                hashed=appended.sha256,
             )
-        return upload, new_offset
+        return upload, appended.offset
 
     async def _append_s3(
         self,

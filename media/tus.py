@@ -25,7 +25,7 @@ from collections.abc import AsyncIterable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import anyio.to_thread
 from sqlalchemy import delete, select
@@ -207,6 +207,13 @@ async def _copy_in(
     return received
 
 
+class Appended(NamedTuple):
+    offset: int  # the new offset, durably on disk
+    # The SHA-256 of the whole part, where this PATCH wrote all of it (from offset 0, with
+    # no checksum of its own): hashed as it arrived, so completing need not read it again.
+    sha256: str | None
+
+
 async def append(
     upload: TusUpload,
     uploads_dir: Path,
@@ -214,8 +221,8 @@ async def append(
     offset_header: str | None,
     checksum_header: str | None,
     chunks: AsyncIterable[bytes],
-) -> int:
-    """Write one PATCH body at the declared offset; the new offset, durably on disk."""
+) -> Appended:
+    """Write one PATCH body at the declared offset."""
     if offset_header is None or not offset_header.isascii() or not offset_header.isdigit():
         raise Refusal("Upload-Offset", "required, a non-negative integer")
     checksum = parse_checksum(checksum_header)
@@ -226,19 +233,22 @@ async def append(
             raise Conflict("Upload-Offset", f"is {offset_header}, the upload is at {current}")
         room = upload.length - current
         if checksum is None:
+            whole = hashlib.sha256() if current == 0 else None
             try:
-                await _copy_in(f, chunks, room, None)
+                await _copy_in(f, chunks, room, whole)
             except Refusal:  # a body past the declared length: keep none of it
                 f.truncate(current)
                 raise
-            return f.tell()
+            end = f.tell()
+            complete = whole is not None and end == upload.length
+            return Appended(end, whole.hexdigest() if complete else None)
         side = uploads_dir / f"{upload.id}.chunk"
         try:
             await spool_verified(side, chunks, room, checksum)
             await anyio.to_thread.run_sync(_append_file, f, side)
         finally:
             remove_quietly(side)
-        return f.tell()
+        return Appended(f.tell(), None)
 
 
 async def spool_verified(

@@ -137,6 +137,27 @@ async def test_finished_upload_with_other_bytes_is_422_and_nothing_kept(client, 
     assert (await patch(client, tokens["sv1"], url, data, 0)).status_code == 204
 
 
+async def test_plain_patches_in_pieces_are_hashed_whole_at_the_end(client, tokens, db):
+    """Only a PATCH that writes a whole upload hashes it on the way in; pieces are hashed
+    from the part file once the last one lands, so a forged later piece is still caught."""
+    data = photo(seed=11)
+    half = len(data) // 2
+    url = (await create(client, tokens["sv1"], data)).headers["location"]
+    assert (await patch(client, tokens["sv1"], url, data[:half], 0)).status_code == 204
+    forged = bytes(len(data) - half)
+    refused = await patch(client, tokens["sv1"], url, forged, half)
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("sha256:")
+    async with db.session(write=False) as session:
+        assert await session.get(MediaObject, sha(data)) is None
+    url = (await create(client, tokens["sv1"], data)).headers["location"]
+    assert (await patch(client, tokens["sv1"], url, data[:half], 0)).status_code == 204
+    assert (await patch(client, tokens["sv1"], url, data[half:], half)).status_code == 204
+    async with db.session(write=False) as session:
+        row = await session.get(MediaObject, sha(data))
+    assert row is not None and row.size_bytes == len(data)
+
+
 async def test_termination_and_ownership(client, tokens, settings):
     data = photo(seed=12)
     url = (await create(client, tokens["sv1"], data)).headers["location"]
