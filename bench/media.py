@@ -206,6 +206,24 @@ def curl_upload_mb_s(base: str, headers: dict, paths: list[Path]) -> float | Non
     return total / MiB / (time.perf_counter() - began)
 
 
+def curl_download_mb_s(base: str, headers: dict, paths: list[Path]) -> float | None:
+    """The originals read back by curl over one connection (the reviewer's GET): the file
+    is streamed from the disk store in 1 MiB reads (uvicorn offers no sendfile)."""
+    curl = shutil.which("curl")
+    if curl is None:
+        return None
+    args = [curl, "-sS", "--fail"]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    for p in paths:
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()
+        args += ["-o", "/dev/null", f"{base}/v1/media/{digest}"]
+    total = sum(p.stat().st_size for p in paths)
+    began = time.perf_counter()
+    subprocess.run(args, check=True)
+    return total / MiB / (time.perf_counter() - began)
+
+
 def thumbnails_per_second(paths: list[Path]) -> tuple[float, float]:
     began = time.perf_counter()
     for p in paths:
@@ -298,6 +316,7 @@ def main() -> int:
             api = upload_mb_s(server.url, headers, paths)
             curl_paths = make_photos(folder / "curl", args.photos, first=3000)
             by_curl = curl_upload_mb_s(server.url, headers, curl_paths)
+            download = curl_download_mb_s(server.url, headers, curl_paths)
             tus_paths = make_photos(folder / "tus", args.photos, first=1000)
             tus = tus_mb_s(server.url, headers, tus_paths)
             photos_s, thumbs_s = thumbnails_per_second(paths)
@@ -315,6 +334,8 @@ def main() -> int:
         "upload_vs_copy_ratio": round(api / copy, 3),
         "upload_by_curl_mb_per_s": by_curl and round(by_curl, 1),
         "upload_by_curl_vs_copy_ratio": by_curl and round(by_curl / copy, 3),
+        "download_by_curl_mb_per_s": download and round(download, 1),
+        "download_by_curl_vs_copy_ratio": download and round(download / copy, 3),
         "tus_mb_per_s": round(tus, 1),
         "tus_vs_copy_ratio": round(tus / copy, 3),
         "tus_on_s3": s3_figures,
