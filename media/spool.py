@@ -42,11 +42,11 @@ def _writeback_starter() -> Callable[[int, int, int], object] | None:
 _start_writeback = _writeback_starter()
 
 
-def _write(f: BinaryIO, chunks: list[bytes]) -> None:
+def _write(f: BinaryIO, chunks: list[bytes], writeback: bool) -> None:
     start = f.tell()
     for chunk in chunks:
         f.write(chunk)  # mostly larger than the file's buffer: straight to the OS, uncopied
-    if _start_writeback is not None:
+    if writeback and _start_writeback is not None:
         f.flush()
         # Only a hint (an error here is the fsync's to report): the pages go to disk now,
         # while the next batch arrives.
@@ -58,9 +58,11 @@ def _hash(hasher: hashlib._Hash, chunks: list[bytes]) -> None:
         hasher.update(chunk)
 
 
-async def _hash_and_write(f: BinaryIO, chunks: list[bytes], hasher: hashlib._Hash | None) -> None:
+async def _hash_and_write(
+    f: BinaryIO, chunks: list[bytes], hasher: hashlib._Hash | None, writeback: bool
+) -> None:
     """Both release the GIL: in two threads a batch costs the slower of the two, not both."""
-    write = asyncio.ensure_future(anyio.to_thread.run_sync(_write, f, chunks))
+    write = asyncio.ensure_future(anyio.to_thread.run_sync(_write, f, chunks, writeback))
     try:
         if hasher is not None:
             await anyio.to_thread.run_sync(_hash, hasher, chunks)
@@ -71,9 +73,12 @@ async def _hash_and_write(f: BinaryIO, chunks: list[bytes], hasher: hashlib._Has
 class Spool:
     """Appends chunks to `f` (hashing them into `hasher`, if any) overlapped with arrival."""
 
-    def __init__(self, f: BinaryIO, hasher: hashlib._Hash | None) -> None:
+    def __init__(self, f: BinaryIO, hasher: hashlib._Hash | None, *, durable: bool = True) -> None:
         self.f = f
         self.hasher = hasher
+        # Bound for an fsync (False: a scratch file read back soon, e.g. an S3 part buffer,
+        # whose pages had better stay in memory than be written out for nothing).
+        self.durable = durable
         self.batch: list[bytes] = []
         self.batched = 0
         self.writing: asyncio.Future[None] | None = None
@@ -90,7 +95,9 @@ class Spool:
             self.writing = None
         if self.batch:
             batch, self.batch, self.batched = self.batch, [], 0
-            self.writing = asyncio.ensure_future(_hash_and_write(self.f, batch, self.hasher))
+            self.writing = asyncio.ensure_future(
+                _hash_and_write(self.f, batch, self.hasher, self.durable)
+            )
 
     async def drain(self) -> None:
         """Everything added so far is written (not yet fsynced)."""

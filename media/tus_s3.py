@@ -97,7 +97,7 @@ class PartWriter:
     async def take(self, chunks: AsyncIterable[bytes], room: int) -> None:
         """Stream a body in, uploading a part every 5 MiB; at most `room` bytes."""
         f = open(self.buffer, "ab")  # noqa: ASYNC230 - writes go through a worker thread
-        spool = Spool(f, None)
+        spool = Spool(f, None, durable=False)
         try:
             async for chunk in chunks:
                 if self.taken + len(chunk) > room:
@@ -113,7 +113,7 @@ class PartWriter:
                     await self._cut()
                     view = view[cut:]
                     f = open(self.buffer, "ab")  # noqa: ASYNC230 - a fresh, empty buffer
-                    spool = Spool(f, None)
+                    spool = Spool(f, None, durable=False)
                 if len(view):
                     self.buffered += len(view)
                     await spool.add(view)
