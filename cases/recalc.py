@@ -256,6 +256,11 @@ async def store(session: AsyncSession, results: Iterable[Computed]) -> None:
     await _keep_newest_positions(session, newest)
 
 
+# The upsert of last known positions, built once per backend (every group of pushes with
+# a fix in it runs it).
+_position_upserts: dict[str, Any] = {}
+
+
 async def _keep_newest_positions(
     session: AsyncSession, newest: dict[int, tuple[Event, str]]
 ) -> None:
@@ -263,17 +268,20 @@ async def _keep_newest_positions(
     for all of them)."""
     if not newest:
         return
-    stmt = insert(session, SurveyorPosition)
-    held = SurveyorPosition
-    newer = or_(
-        stmt.excluded.at > held.at,
-        and_(stmt.excluded.at == held.at, stmt.excluded.packet_id > held.packet_id),
-    )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["surveyor_id"],
-        set_={k: stmt.excluded[k] for k in ("lat", "lon", "at", "packet_id", "case_id")},
-        where=newer,
-    )
+    upsert = _position_upserts.get(session.bind.dialect.name)
+    if upsert is None:
+        stmt = insert(session, SurveyorPosition)
+        held = SurveyorPosition.__table__.c
+        newer = or_(
+            stmt.excluded.at > held.at,
+            and_(stmt.excluded.at == held.at, stmt.excluded.packet_id > held.packet_id),
+        )
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["surveyor_id"],
+            set_={k: stmt.excluded[k] for k in ("lat", "lon", "at", "packet_id", "case_id")},
+            where=newer,
+        )
+        _position_upserts[session.bind.dialect.name] = upsert
     rows = [
         dict(
             surveyor_id=surveyor_id,

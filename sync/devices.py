@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cases.sql import bind_value, insert, insert_rows, loader, select_each
+from cases.sql import bind_value, insert_rows, loader, select_each
 from sync.clock_offsets import (
     OFFSET_WINDOW,
     OFFSET_WINDOW_SAMPLES,
@@ -39,26 +39,39 @@ class DeviceState:
     last_push_at: datetime | None = None
 
 
+# Built once: every group of pushes runs these.
+_LOCKED = (
+    select(DEVICES.c.device_id, DEVICES.c.surveyor_id)
+    .add_columns(DEVICES.c.acked_through, DEVICES.c.max_seq)
+    .where(DEVICES.c.device_id.in_(bindparam("ids", expanding=True)))
+    .order_by(DEVICES.c.device_id)
+    .with_for_update()
+)
+_SAVE = (
+    update(DEVICES)
+    .where(DEVICES.c.device_id == bindparam("b_device_id"))
+    .values(
+        acked_through=bindparam("b_acked_through"),
+        max_seq=bindparam("b_max_seq"),
+        clock_offset_ms=bindparam("b_clock_offset_ms"),
+        last_push_at=bindparam("b_last_push_at"),
+    )
+)
+
+
 async def lock_devices(
     session: AsyncSession, first_push: dict[str, tuple[int, datetime]]
 ) -> dict[str, DeviceState]:
     """Lock (creating those never seen: owned by the surveyor of their first push, given as
     device_id -> (surveyor_id, received at)) every device of a group, in device_id order."""
     ids = sorted(first_push)
-    locked = (
-        select(DEVICES.c.device_id, DEVICES.c.surveyor_id)
-        .add_columns(DEVICES.c.acked_through, DEVICES.c.max_seq)
-        .order_by(DEVICES.c.device_id)
-        .with_for_update()
-    )
-    states = {
-        row[0]: DeviceState(*row)
-        for row in await session.execute(locked.where(DEVICES.c.device_id.in_(ids)))
-    }
+    conn = await session.connection()
+    states = {row[0]: DeviceState(*row) for row in await conn.execute(_LOCKED, {"ids": ids})}
     new = [device_id for device_id in ids if device_id not in states]
     if new:
-        await session.execute(
-            insert(session, DEVICES).on_conflict_do_nothing(index_elements=["device_id"]),
+        await insert_rows(
+            conn,
+            DEVICES,
             [
                 dict(
                     device_id=device_id,
@@ -71,8 +84,9 @@ async def lock_devices(
                 )
                 for device_id in new
             ],
+            skip_conflicts=True,
         )
-        for row in await session.execute(locked.where(DEVICES.c.device_id.in_(new))):
+        for row in await conn.execute(_LOCKED, {"ids": new}):
             states[row[0]] = DeviceState(*row)
     return states
 
@@ -82,16 +96,6 @@ async def save_devices(session: AsyncSession, states: Sequence[DeviceState]) -> 
     changed = [s for s in states if s.last_push_at is not None]
     if not changed:
         return
-    statement = (
-        update(DEVICES)
-        .where(DEVICES.c.device_id == bindparam("b_device_id"))
-        .values(
-            acked_through=bindparam("b_acked_through"),
-            max_seq=bindparam("b_max_seq"),
-            clock_offset_ms=bindparam("b_clock_offset_ms"),
-            last_push_at=bindparam("b_last_push_at"),
-        )
-    )
     rows = [
         dict(
             b_device_id=s.device_id,
@@ -102,7 +106,7 @@ async def save_devices(session: AsyncSession, states: Sequence[DeviceState]) -> 
         )
         for s in changed
     ]
-    await (await session.connection()).execute(statement, rows)
+    await (await session.connection()).execute(_SAVE, rows)
 
 
 async def recent_samples(
