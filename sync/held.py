@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cases.models import Case, Dispatch, Packet
@@ -99,18 +99,25 @@ async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored
     for start in range(0, len(devices), _DEVICES_PER_READING):
         await _read_devices(conn, stored, devices[start : start + _DEVICES_PER_READING], seqs, ids)
     if case_ids:
-        stored.known_cases.update(
-            await session.scalars(select(CASES.c.id).where(CASES.c.id.in_(sorted(case_ids))))
-        )
-        senders = sorted({w.surveyor_id for w in wanted if w.surveyor_id is not None})
-        dispatched = await session.execute(
-            select(DISPATCHES.c.case_id, DISPATCHES.c.surveyor_id)
-            .where(DISPATCHES.c.case_id.in_(sorted(stored.known_cases)))
-            .where(DISPATCHES.c.surveyor_id.in_(senders))
-            .distinct()
-        )
-        stored.dispatched.update((case_id, surveyor_id) for case_id, surveyor_id in dispatched)
+        found = await conn.execute(_KNOWN_CASES, {"ids": sorted(case_ids)})
+        stored.known_cases.update(found.scalars())
+        if stored.known_cases:
+            senders = sorted({w.surveyor_id for w in wanted if w.surveyor_id is not None})
+            dispatched = await conn.execute(
+                _DISPATCHED, {"cases": sorted(stored.known_cases), "senders": senders}
+            )
+            stored.dispatched.update((case_id, surveyor_id) for case_id, surveyor_id in dispatched)
     return stored
+
+
+# Built once (every group and every replay runs them), on the connection, not the session.
+_KNOWN_CASES = select(CASES.c.id).where(CASES.c.id.in_(bindparam("ids", expanding=True)))
+_DISPATCHED = (
+    select(DISPATCHES.c.case_id, DISPATCHES.c.surveyor_id)
+    .where(DISPATCHES.c.case_id.in_(bindparam("cases", expanding=True)))
+    .where(DISPATCHES.c.surveyor_id.in_(bindparam("senders", expanding=True)))
+    .distinct()
+)
 
 
 async def _read_devices(
