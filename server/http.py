@@ -1,5 +1,6 @@
 """The HTTP/1.1 protocol `kancha serve` runs: uvicorn's httptools one, with the request
-head (request line and headers) capped.
+head (request line and headers) capped, and a connection closed after an answer given to a
+client still holding its body back for `100 Continue`.
 
 Neither of uvicorn's parsers answers 431 by itself: httptools (llhttp) buffers a header of
 any size in memory, and h11's `h11_max_incomplete_event_size` limit comes out as a 400
@@ -9,6 +10,13 @@ of each request head before handing them to it, and past MAX_HEAD_BYTES answers 
 stops parsing. The rest of what the client sends is read and thrown away (up to
 DRAIN_BYTES, for at most DRAIN_SECONDS) so that a client still writing its request can
 read the answer rather than meet a connection reset.
+
+A client that sent `Expect: 100-continue` and hears a final answer before any `100
+Continue` (a photo already held, a refusal) does not send its body: uvicorn, which would
+take the next request's bytes as that body, keeps the connection open, and a client
+reusing it (curl uploading several files in one run) then waits for ever. RFC 9110
+(10.1.1) asks such a server to say whether it closes the connection: here it does
+(`connection: close`, then closed once the answer is out).
 """
 
 from __future__ import annotations
@@ -37,6 +45,9 @@ class HeaderLimitedHttpTools(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.waiting_for_100_continue:
+            cycle.send = _closing_if_body_held_back(cycle)  # read when the app task starts
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -80,3 +91,16 @@ class HeaderLimitedHttpTools(HttpToolsProtocol):
         if self._drain_timer is not None:
             self._drain_timer.cancel()
         super().connection_lost(exc)
+
+
+def _closing_if_body_held_back(cycle: Any) -> Any:
+    """The cycle's send, ending keep-alive when the answer starts while the client still
+    waits for `100 Continue` (uvicorn sends that at the app's first read of the body)."""
+    send = cycle.send
+
+    async def closing_send(message: Any) -> None:
+        if message["type"] == "http.response.start" and cycle.waiting_for_100_continue:
+            cycle.keep_alive = False  # uvicorn adds `connection: close` and closes after
+        await send(message)
+
+    return closing_send
