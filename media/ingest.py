@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import anyio.to_thread
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cases.refusal import Refusal
 from cases.sql import insert
@@ -170,3 +171,15 @@ async def record(
 
 async def held(session: AsyncSession, sha256: str) -> MediaObject | None:
     return await session.get(MediaObject, sha256)
+
+
+_MEDIA = MediaObject.__table__
+_HELD = select(_MEDIA.c.size_bytes, _MEDIA.c.content_type).where(
+    _MEDIA.c.sha256 == bindparam("sha256")
+)
+
+
+async def held_facts(conn: AsyncConnection, sha256: str) -> tuple[int, str] | None:
+    """(size, content type) of held bytes, on a bare connection: the check before a body."""
+    row = (await conn.execute(_HELD, {"sha256": sha256})).first()
+    return None if row is None else (row[0], row[1])

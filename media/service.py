@@ -24,7 +24,7 @@ from media import completion, tus, tus_lock, tus_s3, tus_s3_finish
 from media.catalog import CaseMediaList, case_media, may_read
 from media.fraud_flags import PhotoChecks
 from media.images import MediaFacts
-from media.ingest import accept, check_sha256, discard, held, receive, record
+from media.ingest import accept, check_sha256, discard, held, held_facts, receive, record
 from media.models import MediaObject, ThumbnailJob, TusUpload
 from media.runtime import MediaRuntime
 from media.store import S3Store, Variant, object_key
@@ -104,13 +104,14 @@ class MediaService:
     # -- PUT /v1/media/{sha256} ----------------------------------------------------------
 
     async def held(self, sha256: str) -> Stored | None:
-        """The object if held, read in a short session of its own: the request's (writing)
-        transaction must not stay open while a body streams in."""
-        async with self.database.session(write=False) as session:
-            row = await held(session, sha256)
-        if row is None:
+        """The object if held, read on a connection of its own (one statement, no session):
+        the request's (writing) transaction must not stay open while a body streams in, and
+        a tablet re-sending what is held is answered on this read alone."""
+        async with self.database.one_read() as conn:
+            found = await held_facts(conn, sha256)
+        if found is None:
             return None
-        return Stored(sha256, row.size_bytes, row.content_type, created=False)
+        return Stored(sha256, *found, created=False)
 
     async def drop(self, chunks: AsyncIterable[bytes]) -> None:
         """Read a body through (within the size limit) and keep none of it."""
