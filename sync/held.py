@@ -99,24 +99,31 @@ async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored
     for start in range(0, len(devices), _DEVICES_PER_READING):
         await _read_devices(conn, stored, devices[start : start + _DEVICES_PER_READING], seqs, ids)
     if case_ids:
-        found = await conn.execute(_KNOWN_CASES, {"ids": sorted(case_ids)})
-        stored.known_cases.update(found.scalars())
-        if stored.known_cases:
-            senders = sorted({w.surveyor_id for w in wanted if w.surveyor_id is not None})
-            dispatched = await conn.execute(
-                _DISPATCHED, {"cases": sorted(stored.known_cases), "senders": senders}
-            )
-            stored.dispatched.update((case_id, surveyor_id) for case_id, surveyor_id in dispatched)
+        ids = sorted(case_ids)
+        senders = sorted({w.surveyor_id for w in wanted if w.surveyor_id is not None})
+        found = await conn.execute(
+            _CASES_AND_SENDERS, {"ids": ids, "dispatch_cases": ids, "senders": senders}
+        )
+        for case_id, surveyor_id in found:
+            stored.known_cases.add(case_id)
+            if surveyor_id is not None:
+                stored.dispatched.add((case_id, surveyor_id))
     return stored
 
 
-# Built once (every group and every replay runs them), on the connection, not the session.
-_KNOWN_CASES = select(CASES.c.id).where(CASES.c.id.in_(bindparam("ids", expanding=True)))
-_DISPATCHED = (
+# Which of the cases exist, each with the senders it was ever dispatched to (NULL: none of
+# them): one statement, built once (every group and every replay runs it).
+_SENDERS = (
     select(DISPATCHES.c.case_id, DISPATCHES.c.surveyor_id)
-    .where(DISPATCHES.c.case_id.in_(bindparam("cases", expanding=True)))
+    .where(DISPATCHES.c.case_id.in_(bindparam("dispatch_cases", expanding=True)))
     .where(DISPATCHES.c.surveyor_id.in_(bindparam("senders", expanding=True)))
     .distinct()
+    .subquery()
+)
+_CASES_AND_SENDERS = (
+    select(CASES.c.id, _SENDERS.c.surveyor_id)
+    .select_from(CASES.outerjoin(_SENDERS, _SENDERS.c.case_id == CASES.c.id))
+    .where(CASES.c.id.in_(bindparam("ids", expanding=True)))
 )
 
 
