@@ -187,10 +187,9 @@ def upload_mb_s(base: str, headers: dict, paths: list[Path]) -> float:
     return total / MiB / elapsed
 
 
-def curl_upload_mb_s(base: str, headers: dict, paths: list[Path]) -> float | None:
-    """The same PUTs by curl (a stock client, in C, over one connection): httpx on the same
-    two cores spends about as much CPU sending as the server does receiving, so this is
-    the figure that measures the server. None where curl is not installed."""
+def _curl_mb_s(base: str, headers: dict, paths: list[Path], *, upload: bool) -> float | None:
+    """MB/s of one curl run over `paths`, PUT (`-T`) or GET of each by its SHA-256, over one
+    connection. None where curl is not installed."""
     curl = shutil.which("curl")
     if curl is None:
         return None
@@ -199,29 +198,29 @@ def curl_upload_mb_s(base: str, headers: dict, paths: list[Path]) -> float | Non
         args += ["-H", f"{name}: {value}"]
     for p in paths:
         digest = hashlib.sha256(p.read_bytes()).hexdigest()
-        args += ["-o", "/dev/null", "-T", str(p), f"{base}/v1/media/{digest}"]
+        args += [
+            "-o",
+            "/dev/null",
+            *(["-T", str(p)] if upload else []),
+            f"{base}/v1/media/{digest}",
+        ]
     total = sum(p.stat().st_size for p in paths)
     began = time.perf_counter()
     subprocess.run(args, check=True)
     return total / MiB / (time.perf_counter() - began)
+
+
+def curl_upload_mb_s(base: str, headers: dict, paths: list[Path]) -> float | None:
+    """The same PUTs by curl (a stock client, in C): httpx on the same two cores spends
+    about as much CPU sending as the server does receiving, so this is the figure that
+    measures the server."""
+    return _curl_mb_s(base, headers, paths, upload=True)
 
 
 def curl_download_mb_s(base: str, headers: dict, paths: list[Path]) -> float | None:
-    """The originals read back by curl over one connection (the reviewer's GET): the file
-    is streamed from the disk store in 1 MiB reads (uvicorn offers no sendfile)."""
-    curl = shutil.which("curl")
-    if curl is None:
-        return None
-    args = [curl, "-sS", "--fail"]
-    for name, value in headers.items():
-        args += ["-H", f"{name}: {value}"]
-    for p in paths:
-        digest = hashlib.sha256(p.read_bytes()).hexdigest()
-        args += ["-o", "/dev/null", f"{base}/v1/media/{digest}"]
-    total = sum(p.stat().st_size for p in paths)
-    began = time.perf_counter()
-    subprocess.run(args, check=True)
-    return total / MiB / (time.perf_counter() - began)
+    """The originals read back by curl (the reviewer's GET): streamed from the disk store in
+    1 MiB reads (uvicorn offers no sendfile)."""
+    return _curl_mb_s(base, headers, paths, upload=False)
 
 
 def thumbnails_per_second(paths: list[Path]) -> tuple[float, float]:

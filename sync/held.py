@@ -78,7 +78,7 @@ class Stored:
 
 
 async def read_stored(session: AsyncSession, wanted: Sequence[Wanted]) -> Stored:
-    """One reading of the log for every push of a group: four queries, whatever its size
+    """One reading of the log for every push of a group: three queries, whatever its size
     (two more for every 400 devices past the first 400). Plain tuples, not ORM objects: the
     ORM's compile and loading steps cost more than the queries on a replayed push."""
     stored = Stored()
